@@ -1,0 +1,183 @@
+"""A Gymnasium environment over a real Chromium page driven by Playwright (sync API).
+
+Actions arrive as [0, 1] coordinates and are executed as real mouse and keyboard input at pixel positions,
+exactly as a model's would be. Subclasses (MiniWoB) add task loading, reward and an expert.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from PIL import Image
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import sync_playwright
+
+from viragent.tools import action_from_dict, to_playwright
+from viragent.tools.keys import UnknownKey
+
+from ..core import observation_space
+from .chromium import CHROMIUM_ARGS, BrowserCrashed, find_chromium
+
+BROWSER_ACTIONS = frozenset({"click", "move", "drag", "scroll", "type", "key", "wait", "goto", "done", "fail"})
+
+
+class BrowserEnv(gym.Env):
+    """Any web page as an environment: `instruction` is what the agent is asked to do on `url`.
+
+    The episode ends when the agent says done/fail (terminated) or at `max_steps` / `time_limit_s`
+    (truncated). This base class has no success verdict (`info["success"]` is None); MiniWoB has one.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
+
+    def __init__(self, url: str = "about:blank", instruction: str = "", *, width: int = 1280,
+                 height: int = 720, device_scale_factor: float = 1.0, max_steps: int = 30,
+                 time_limit_s: float = 120.0, chromium_path: str | None = None, headless: bool = True,
+                 render_mode: str | None = "rgb_array"):
+        self.url, self.instruction = url, instruction
+        self.width, self.height, self.scale = width, height, device_scale_factor
+        self.max_steps, self.time_limit_s = max_steps, time_limit_s
+        self.chromium_path, self.headless = chromium_path, headless
+        self.render_mode = render_mode
+        shot_h, shot_w = round(height * device_scale_factor), round(width * device_scale_factor)
+        self.observation_space = observation_space(shot_h, shot_w)
+        # Actions are pydantic models (a union no gym space describes); a Text space stands for their JSON.
+        self.action_space = gym.spaces.Text(max_length=4096)
+        self._pw = self._browser = self._page = None
+        self._steps, self._t0 = 0, 0.0
+        self._last_frame: np.ndarray | None = None
+
+    # ---- browser lifetime -------------------------------------------------------------------------
+    @property
+    def page(self):
+        if self._page is None or self._page.is_closed() or not self._browser.is_connected():
+            self._launch()
+        return self._page
+
+    def _launch(self) -> None:
+        self._close_browser()
+        if self._pw is None:
+            self._pw = sync_playwright().start()
+        executable = find_chromium(self.chromium_path, managed=self._pw.chromium.executable_path)
+        self._browser = self._pw.chromium.launch(executable_path=executable, headless=self.headless,
+                                                 args=CHROMIUM_ARGS)
+        context = self._browser.new_context(viewport={"width": self.width, "height": self.height},
+                                            device_scale_factor=self.scale)
+        self._page = context.new_page()
+        self._on_launch(self._page)
+
+    def _on_launch(self, page) -> None:
+        page.goto(self.url)
+
+    def _close_browser(self) -> None:
+        if self._browser is not None:
+            try:
+                self._browser.close()
+            except PlaywrightError:
+                pass  # already dead: nothing to close
+        self._browser = self._page = None
+
+    def close(self) -> None:
+        self._close_browser()
+        if self._pw is not None:
+            self._pw.stop()
+            self._pw = None
+
+    # ---- Gymnasium API ----------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self._steps, self._t0 = 0, time.monotonic()
+        self._start_episode(seed, options or {})
+        status = self._status()
+        return self._observe(status), self._info(status)
+
+    def _start_episode(self, seed: int | None, options: dict) -> None:
+        page = self.page
+        if options.get("url") or page.url != self.url:
+            page.goto(options.get("url", self.url))
+        self.instruction = options.get("instruction", self.instruction)
+
+    def step(self, action):
+        error = None
+        try:
+            action = action_from_dict(action)
+        except Exception as exc:  # a dict that is not an Action: a no-op, reported
+            action, error = None, f"invalid action: {exc}"
+        self._steps += 1
+        if action is not None:
+            if action.type not in BROWSER_ACTIONS:
+                error = f"the browser cannot execute {action.type!r}; it takes {sorted(BROWSER_ACTIONS)}"
+            else:
+                try:
+                    self._execute(action)
+                except UnknownKey as exc:
+                    error = str(exc)
+                except PlaywrightError as exc:
+                    if self._page is None or self._page.is_closed() or not self._browser.is_connected():
+                        raise BrowserCrashed(f"the browser died while executing {action.type}: {exc}. "
+                                             "Call reset() to relaunch it.") from exc
+                    error = f"the browser rejected {action.type}: {exc}"
+        status = self._status()  # one round trip to the page for done/reward/instruction
+        terminated = status["done"] or (action is not None and action.type in ("done", "fail"))
+        truncated = not terminated and (self._steps >= self.max_steps or self._elapsed() >= self.time_limit_s)
+        info = self._info(status)
+        if error:
+            info["action_error"] = error
+        reward = float(status["reward"]) if terminated else 0.0
+        return self._observe(status), reward, terminated, truncated, info
+
+    def render(self):
+        return self._last_frame
+
+    # ---- executing actions ------------------------------------------------------------------------
+    def _px(self, x: float, y: float) -> tuple[float, float]:
+        # Scale to CSS pixels of the viewport; the screenshot may be larger by device_scale_factor.
+        return x * self.width, y * self.height
+
+    def _execute(self, action) -> None:
+        mouse, keyboard = self._page.mouse, self._page.keyboard
+        kind = action.type
+        if kind == "click":
+            mouse.click(*self._px(action.x, action.y), button=action.button, click_count=action.count)
+        elif kind == "move":
+            mouse.move(*self._px(action.x, action.y))
+        elif kind == "drag":
+            mouse.move(*self._px(action.x, action.y))
+            mouse.down()
+            mouse.move(*self._px(action.x2, action.y2), steps=5)
+            mouse.up()
+        elif kind == "scroll":
+            mouse.move(*self._px(action.x, action.y))
+            mouse.wheel(action.dx / self.scale, action.dy / self.scale)
+        elif kind == "type":
+            keyboard.type(action.text)
+            if action.submit:
+                keyboard.press("Enter")
+        elif kind == "key":
+            keyboard.press(to_playwright(action.keys))
+        elif kind == "wait":
+            self._page.wait_for_timeout(action.seconds * 1000)
+        elif kind == "goto":
+            self._page.goto(action.url)
+
+    # ---- observation, reward ----------------------------------------------------------------------
+    def _observe(self, status: dict[str, Any]) -> dict[str, Any]:
+        png = self.page.screenshot(type="png")
+        frame = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+        self._last_frame = frame
+        return {"screenshot": frame, "instruction": status["instruction"]}
+
+    def _status(self) -> dict[str, Any]:
+        """The task's state: done, reward, success, instruction. A plain page has no verdict."""
+        return {"done": False, "reward": 0.0, "success": None, "instruction": self.instruction}
+
+    def _elapsed(self) -> float:
+        return time.monotonic() - self._t0
+
+    def _info(self, status: dict[str, Any]) -> dict[str, Any]:
+        return {"url": self._page.url if self._page else self.url, "elapsed": round(self._elapsed(), 4),
+                "step": self._steps, "success": status["success"]}
