@@ -28,22 +28,24 @@ BROWSER_ACTIONS = frozenset({"click", "move", "drag", "scroll", "type", "key", "
 class BrowserEnv(gym.Env):
     """Any web page as an environment: `instruction` is what the agent is asked to do on `url`.
 
-    The episode ends when the agent says done/fail (terminated) or at `max_steps` / `time_limit_s`
-    (truncated). This base class has no success verdict (`info["success"]` is None); MiniWoB has one.
+    `region=(w, h)` observes only the top-left w x h CSS pixels of the width x height window (MiniWoB's
+    task area); Action coordinates are fractions of what is observed. The episode ends when the agent says
+    done/fail (terminated) or at `max_steps` / `time_limit_s` (truncated). This base class has no success verdict (`info["success"]` is None); MiniWoB has one.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
 
     def __init__(self, url: str = "about:blank", instruction: str = "", *, width: int = 1280,
-                 height: int = 720, device_scale_factor: float = 1.0, max_steps: int = 30,
+                 height: int = 720, region: tuple[int, int] | None = None, device_scale_factor: float = 1.0, max_steps: int = 30,
                  time_limit_s: float = 120.0, chromium_path: str | None = None, headless: bool = True,
                  render_mode: str | None = "rgb_array"):
         self.url, self.instruction = url, instruction
         self.width, self.height, self.scale = width, height, device_scale_factor
+        self.region = region or (width, height)
         self.max_steps, self.time_limit_s = max_steps, time_limit_s
         self.chromium_path, self.headless = chromium_path, headless
         self.render_mode = render_mode
-        shot_h, shot_w = round(height * device_scale_factor), round(width * device_scale_factor)
+        shot_w, shot_h = (round(v * device_scale_factor) for v in self.region)
         self.observation_space = observation_space(shot_h, shot_w)
         # Actions are pydantic models (a union no gym space describes); a Text space stands for their JSON.
         self.action_space = gym.spaces.Text(max_length=4096)
@@ -135,8 +137,8 @@ class BrowserEnv(gym.Env):
 
     # ---- executing actions ------------------------------------------------------------------------
     def _px(self, x: float, y: float) -> tuple[float, float]:
-        # Scale to CSS pixels of the viewport; the screenshot may be larger by device_scale_factor.
-        return x * self.width, y * self.height
+        # Scale to CSS pixels of the observed region; the screenshot may be larger by device_scale_factor.
+        return x * self.region[0], y * self.region[1]
 
     def _execute(self, action) -> None:
         mouse, keyboard = self._page.mouse, self._page.keyboard
@@ -166,7 +168,8 @@ class BrowserEnv(gym.Env):
 
     # ---- observation, reward ----------------------------------------------------------------------
     def _observe(self, status: dict[str, Any]) -> dict[str, Any]:
-        png = self.page.screenshot(type="png")
+        clip = {"x": 0, "y": 0, "width": self.region[0], "height": self.region[1]}
+        png = self.page.screenshot(type="png", clip=clip)
         frame = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
         self._last_frame = frame
         return {"screenshot": frame, "instruction": status["instruction"]}

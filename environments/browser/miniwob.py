@@ -13,8 +13,10 @@ from typing import Any
 from ..core import ExpertUnavailable, TaskNotFound
 from .env import BrowserEnv
 
-# The MiniWoB task area is the top-left 160x210 CSS pixels; the reward panel beside it is not part of it.
+# The MiniWoB task area is the top-left 160x210 CSS pixels of a 500x320 window (the sizes MiniWoB's own
+# environment uses: jQuery UI places dialogs against the window, so a window cut to the task area moves them).
 TASK_WIDTH, TASK_HEIGHT = 160, 210
+WINDOW_WIDTH, WINDOW_HEIGHT = 500, 320
 _READY_TIMEOUT_MS = 5000
 
 
@@ -47,7 +49,7 @@ class MiniWoBEnv(BrowserEnv):
                                + f". Available: {', '.join(miniwob_tasks())}")
         self.task = task
         url = (miniwob_html_dir() / f"{task}.html").as_uri()
-        super().__init__(url, "", width=TASK_WIDTH, height=TASK_HEIGHT,
+        super().__init__(url, "", width=WINDOW_WIDTH, height=WINDOW_HEIGHT, region=(TASK_WIDTH, TASK_HEIGHT),
                          device_scale_factor=device_scale_factor, max_steps=max_steps,
                          time_limit_s=time_limit_s, **kwargs)
 
@@ -94,7 +96,7 @@ class MiniWoBEnv(BrowserEnv):
         if self.task not in EXPERTS:
             raise ExpertUnavailable(f"MiniWoB task {self.task!r} has no scripted expert; tasks with one: "
                                     f"{', '.join(sorted(EXPERTS))}")
-        return expert_action(self.task, self.page)
+        return expert_action(self.task, self.page, self.region)
 
 
 def make_miniwob(task: str, **kwargs) -> MiniWoBEnv:

@@ -14,8 +14,7 @@ from typing import Callable
 from viragent.tools import Click, Done, Key, Type
 
 # One round trip: every element in the task area with its box, a hit-tested click point, text and state.
-_SNAPSHOT_JS = """() => {
-  const W = window.innerWidth, H = window.innerHeight;
+_SNAPSHOT_JS = """([W, H]) => {
   const hits = (el, hit) => hit && (hit === el || el.contains(hit) || (hit.tagName === 'LABEL' && hit.control === el));
   const pointOf = (el) => {
     const r = el.getBoundingClientRect();
@@ -36,6 +35,7 @@ _SNAPSHOT_JS = """() => {
       text: (el.textContent || '').replace(/\\s+/g, ' ').trim(),
       type: el.type || '', value: el.value === undefined ? null : String(el.value),
       checked: !!el.checked, focused: document.activeElement === el,
+      label: (el.labels && el.labels.length) ? el.labels[0].textContent.replace(/\s+/g, ' ').trim() : null,
       selected_all: (el.value !== undefined && el.value.length > 0 && el.selectionStart === 0
                      && el.selectionEnd === el.value.length),
       box: [r.left / W, r.top / H, r.width / W, r.height / H], point: pointOf(el),
@@ -146,10 +146,8 @@ def _click_tab(p: Page):
 def _select_then_submit(p: Page, input_type: str):
     names = re.match(r"Select (.*) and click Submit\.", p.utterance).group(1)
     wanted = set() if names == "nothing" else set(names.split(", "))
-    for label in p.find("label"):
-        box = next(el for el in p.find("input", type=input_type)
-                   if el["box"][1] >= label["box"][1] - 1e-6 and el["box"][1] <= label["box"][1] + label["box"][3])
-        if (label["text"] in wanted) != box["checked"]:
+    for box in p.find("input", type=input_type):
+        if (box["label"] in wanted) != box["checked"]:
             return click(box)
     return click(p.one("button", text="Submit"))
 
@@ -198,9 +196,9 @@ EXPERTS: dict[str, Callable[[Page], object]] = {
 }
 
 
-def expert_action(task: str, page) -> object:
-    """The expert's next Action on a live Playwright page showing `task`."""
-    snapshot = Page(page.evaluate(_SNAPSHOT_JS))
+def expert_action(task: str, page, region: tuple[int, int]) -> object:
+    """The expert's next Action on a live Playwright page showing `task` in its top-left `region` (w, h)."""
+    snapshot = Page(page.evaluate(_SNAPSHOT_JS, list(region)))
     if snapshot.done:
         return Done()
     return EXPERTS[task](snapshot)
