@@ -130,6 +130,11 @@ class RunWriter:
         self._guard(write)
         self._episode_steps.append(row)
 
+    @property
+    def episode_rows(self) -> list[dict]:
+        """The steps of the episode in progress, as written."""
+        return list(self._episode_steps)
+
     def end_episode(self, episode: Episode) -> None:
         part = self.root / "parts" / f"episode-{episode.episode_id:06d}"
 

@@ -1,0 +1,97 @@
+"""The `viragent` command line. Each verb is a thin wrapper over a function that tests call directly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="viragent: agents that see a screen and act on it.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+bench_app = typer.Typer(help="Benchmarks: numbers and ratios measured in one run.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+console = Console()
+
+
+def _fail(message: str) -> None:
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def run(
+    env: str = typer.Option(..., "--env", help="SUITE/TASK, or several separated by commas (see `viragent tasks`)"),
+    policy: str = typer.Option("expert", help="expert | random"),
+    episodes: int = typer.Option(10, help="episodes per env"),
+    seed: int = typer.Option(0, help="episode i uses seed S+i: keep evaluation seeds apart from training seeds"),
+    out: Path = typer.Option(Path("runs/latest"), help="run directory (parquet logs, screens, report.html)"),
+    max_steps: int = typer.Option(10, help="step limit per episode"),
+    error_budget: int = typer.Option(3, help="malformed/unexecutable actions allowed before an episode ends"),
+    resume: bool = typer.Option(False, help="continue an interrupted run in --out, skipping finished episodes"),
+    checkpoint: bool = typer.Option(False, help="keep LangGraph state per step in OUT/checkpoints.sqlite"),
+    quiet: bool = typer.Option(False, help="no progress bar"),
+):
+    """Run a policy on environments; log every step; print a summary; write an HTML report."""
+    from viragent.agent.runner import RunConfig, run_episodes
+    from viragent.agent.trajectory import RunWriteError
+    from viragent.environments import BrowserNotFound, ExpertUnavailable, TaskNotFound
+
+    config = RunConfig(env_ids=[e.strip() for e in env.split(",") if e.strip()], policy=policy,
+                       episodes=episodes, seed=seed, out=out, max_steps=max_steps, error_budget=error_budget,
+                       resume=resume, checkpoint=checkpoint)
+    try:
+        run_episodes(config, console=console, show_progress=not quiet)
+    except (TaskNotFound, BrowserNotFound, ExpertUnavailable, FileExistsError, RunWriteError, ValueError) as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def report(run_dir: Path = typer.Argument(..., help="a run directory made by `viragent run`")):
+    """(Re)write RUN_DIR/report.html, also for an interrupted run."""
+    from viragent.agent.report import write_report
+
+    try:
+        console.print(f"report: {write_report(run_dir)}")
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def tasks(suite: str = typer.Argument(None, help="only this suite")):
+    """List environment suites and their tasks (★ = has a scripted expert)."""
+    from viragent.environments import SUITES
+
+    if suite and suite not in SUITES:
+        _fail(f"unknown suite {suite!r}; available: {sorted(SUITES)}")
+    for name, s in SUITES.items():
+        if suite and name != suite:
+            continue
+        experts = set(s.expert_tasks())
+        table = Table(title=f"{name}: {s.description}", show_header=False, box=None)
+        for task in s.list_tasks():
+            table.add_row(("★ " if task in experts else "  ") + f"{name}/{task}")
+        console.print(table)
+        console.print(f"{len(s.list_tasks())} tasks, {len(experts)} with an expert\n")
+
+
+@bench_app.command("env")
+def bench_env_cmd(
+    env: str = typer.Option("miniwob/click-button", "--env", help="SUITE/TASK"),
+    steps: int = typer.Option(50, help="samples per metric"),
+):
+    """Reset / screenshot / step latency of our env against raw Playwright on the same page."""
+    from viragent.agent.bench import bench_env
+
+    rows = bench_env(env, steps)
+    table = Table(title=f"bench env {env} (medians over {steps})")
+    for col in ("metric", "viragent ms", "raw Playwright ms", "ratio"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(r["metric"], f"{r['ours_ms']:.2f}", f"{r['raw_ms']:.2f}", f"{r['ratio']:.2f}x")
+    console.print(table)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,103 @@
+"""Policies: anything that looks at an Observation and answers with an Action, keeping its raw text.
+
+Every policy speaks through a codec, so the expert's and the random policy's steps are recorded in the same
+text form a model must produce (and a malformed output goes through the same error path).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+from viragent.environments import Observation
+from viragent.tools import (
+    ActionParseError, Click, Drop, Forward, Key, Pickup, Toggle, TurnLeft, TurnRight, Type, get_codec,
+)
+
+
+@dataclass
+class PolicyOutput:
+    action: BaseModel | None  # None when the raw text did not parse
+    raw_text: str
+    error: str | None = None
+    stats: dict = field(default_factory=dict)  # n_tokens, logprob_sum, logprob_mean where a model has them
+
+    @classmethod
+    def from_text(cls, text: str, codec_name: str = "internvl", **stats) -> "PolicyOutput":
+        parsed = get_codec(codec_name).parse(text)
+        if isinstance(parsed, ActionParseError):
+            return cls(None, text, parsed.reason, stats)
+        return cls(parsed, text, None, stats)
+
+
+@runtime_checkable
+class Policy(Protocol):
+    name: str
+
+    def reset(self, env) -> None:
+        """Called before each episode with the (wrapped) environment."""
+
+    def act(self, observation: Observation, history: list[str]) -> PolicyOutput:
+        """The next action; `history` holds the previous actions of this episode in codec text."""
+
+
+class ExpertPolicy:
+    """Asks the environment's scripted expert (`env.unwrapped.expert_action()`): the demonstration source."""
+
+    name = "expert"
+
+    def __init__(self, codec: str = "internvl"):
+        self.codec = get_codec(codec)
+        self._env = None
+
+    def reset(self, env) -> None:
+        self._env = env.unwrapped
+        if not hasattr(self._env, "expert_action"):
+            raise TypeError(f"{type(self._env).__name__} has no expert_action(); the expert policy needs one")
+
+    def act(self, observation: Observation, history: list[str]) -> PolicyOutput:
+        action = self._env.expert_action()
+        return PolicyOutput(action, self.codec.encode(action))
+
+
+class RandomPolicy:
+    """Uniformly random clicks (with some typing and Enter) on screens, random moves in grid worlds.
+
+    The floor every learned policy must beat. Seeded, so a run is reproducible.
+    """
+
+    name = "random"
+    EMBODIED = (TurnLeft, TurnRight, Forward, Pickup, Drop, Toggle)
+
+    def __init__(self, seed: int = 0, codec: str = "internvl"):
+        self.rng = random.Random(seed)
+        self.codec = get_codec(codec)
+        self.embodied = False
+
+    def reset(self, env) -> None:
+        self.embodied = bool(getattr(env.unwrapped, "embodied", False))
+
+    def act(self, observation: Observation, history: list[str]) -> PolicyOutput:
+        if self.embodied:
+            action = self.rng.choice(self.EMBODIED)()
+        else:
+            roll = self.rng.random()
+            if roll < 0.8:
+                action = Click(x=round(self.rng.random(), 3), y=round(self.rng.random(), 3))
+            elif roll < 0.95:
+                action = Type(text=self.rng.choice(["hello", "ok", "123", "test"]))
+            else:
+                action = Key(keys=["enter"])
+        return PolicyOutput(action, self.codec.encode(action))
+
+
+def make_policy(spec: str, seed: int = 0) -> Policy:
+    """'expert', 'random', or 'internvl:<preset|dir>' (the latter lands with the policy-core issue)."""
+    if spec == "expert":
+        return ExpertPolicy()
+    if spec == "random":
+        return RandomPolicy(seed=seed)
+    raise ValueError(f"unknown policy {spec!r}; use 'expert' or 'random'")
