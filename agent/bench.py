@@ -12,10 +12,9 @@ import time
 
 import numpy as np
 from PIL import Image
-from playwright.sync_api import sync_playwright
 
 from viragent.environments import make_env, parse_env_id
-from viragent.environments.browser.chromium import CHROMIUM_ARGS, find_chromium
+from viragent.environments.browser.chromium import CHROMIUM_ARGS, find_chromium, shared_playwright
 
 
 def _ms(samples: list[float]) -> float:
@@ -60,26 +59,26 @@ def _bench_raw(env_id: str, steps: int) -> dict[str, float]:
     probe.close()
     clip = {"x": 0, "y": 0, "width": region[0], "height": region[1]}
     resets, shots, step_times = [], [], []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": width, "height": height})
-        page.goto(url)
-        page.wait_for_function("() => typeof core !== 'undefined' && core.cover_div !== null")
-        for seed, (x, y) in enumerate(clicks, start=1):
-            t0 = time.perf_counter()
-            page.evaluate("(s) => { core.endEpisode(0); Math.seedrandom(String(s)); core.startEpisodeReal(); }", seed)
-            page.evaluate("() => core.getUtterance()")
-            np.asarray(Image.open(io.BytesIO(page.screenshot(type="png", clip=clip))).convert("RGB"))
-            resets.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            page.mouse.click(x, y)
-            page.evaluate("() => [WOB_DONE_GLOBAL, WOB_RAW_REWARD_GLOBAL, core.getUtterance()]")
-            np.asarray(Image.open(io.BytesIO(page.screenshot(type="png", clip=clip))).convert("RGB"))
-            step_times.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            np.asarray(Image.open(io.BytesIO(page.screenshot(type="png", clip=clip))).convert("RGB"))
-            shots.append(time.perf_counter() - t0)
-        browser.close()
+    # One Playwright driver per thread: the same one our env uses.
+    browser = shared_playwright().chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(url)
+    page.wait_for_function("() => typeof core !== 'undefined' && core.cover_div !== null")
+    for seed, (x, y) in enumerate(clicks, start=1):
+        t0 = time.perf_counter()
+        page.evaluate("(s) => { core.endEpisode(0); Math.seedrandom(String(s)); core.startEpisodeReal(); }", seed)
+        page.evaluate("() => core.getUtterance()")
+        np.asarray(Image.open(io.BytesIO(page.screenshot(type="png", clip=clip))).convert("RGB"))
+        resets.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        page.mouse.click(x, y)
+        page.evaluate("() => [WOB_DONE_GLOBAL, WOB_RAW_REWARD_GLOBAL, core.getUtterance()]")
+        np.asarray(Image.open(io.BytesIO(page.screenshot(type="png", clip=clip))).convert("RGB"))
+        step_times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        np.asarray(Image.open(io.BytesIO(page.screenshot(type="png", clip=clip))).convert("RGB"))
+        shots.append(time.perf_counter() - t0)
+    browser.close()
     return {"reset_ms": _ms(resets), "screenshot_ms": _ms(shots), "step_ms": _ms(step_times)}
 
 

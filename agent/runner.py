@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from viragent.environments import make_env, parse_env_id
 
 from .graph import AgentContext, build_agent_graph, recursion_limit
-from .policies import make_policy
+from .policies import Policy, make_policy
 from .report import write_report
 from .summary import summarize, summary_table
 from .trajectory import Episode, RunWriter, load_run
@@ -84,11 +84,13 @@ def _finished_episodes(out: Path) -> dict[int, Episode]:
     return {row["episode_id"]: Episode(**row) for row in run.episodes.to_pylist()}
 
 
-def run_episodes(config: RunConfig, console: Console | None = None, show_progress: bool = True) -> RunResult:
+def run_episodes(config: RunConfig, console: Console | None = None, show_progress: bool = True,
+                 policy: Policy | None = None) -> RunResult:
+    """Run `config`; `policy` overrides `config.policy` with an object of your own (any `Policy`)."""
     console = console or Console()
     for env_id in config.env_ids:
         parse_env_id(env_id)  # fail before anything starts, with the list of tasks
-    policy = make_policy(config.policy, seed=config.seed)
+    policy = policy or make_policy(config.policy, seed=config.seed)
     out = Path(config.out)
     if out.exists() and any(out.iterdir()) and not config.resume:
         raise FileExistsError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
@@ -129,7 +131,7 @@ def run_episodes(config: RunConfig, console: Console | None = None, show_progres
     writer.close()
     episodes.sort(key=lambda e: e.episode_id)
     rows = summarize(episodes)
-    console.print(summary_table(rows, title=f"{config.policy} on {len(config.env_ids)} env(s): {out}"))
+    console.print(summary_table(rows, title=f"{policy.name} on {len(config.env_ids)} env(s): {out}"))
     report = write_report(out)
     console.print(f"report: {report}")
     return RunResult(out, episodes, rows, report)

@@ -29,10 +29,11 @@ def summarize(episodes: list[Episode]) -> list[dict]:
 
 
 def summary_table(rows: list[dict], title: str = "Run summary") -> Table:
-    table = Table(title=title)
-    # Short headers: the table must fit an 80-column terminal next to long env ids.
-    for col in ("env", "episodes", "success", "steps/ep", "env ms/step", "policy ms/step", "errors"):
-        table.add_column(col, justify="left" if col == "env" else "right", no_wrap=True, overflow="fold")
+    # Short headers, so the table fits an 80-column terminal next to long env ids.
+    table = Table(title=title, caption="steps: mean per episode; env/policy: ms per step")
+    for col in ("env", "episodes", "success", "steps", "env", "policy", "errors"):
+        table.add_column(col, justify="right", min_width=len(col), no_wrap=True)
+    table.columns[0].justify, table.columns[0].no_wrap, table.columns[0].overflow = "left", False, "fold"
     for r in rows:
         table.add_row(r["env"], str(r["episodes"]), f"{100 * r['success']:.1f} %", f"{r['mean_steps']:.2f}",
                       f"{r['env_ms_per_step']:.1f}", f"{r['policy_ms_per_step']:.1f}", str(r["errors"]),

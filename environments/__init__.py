@@ -28,12 +28,15 @@ register_suite(Suite(
 
 
 def _register_gym_ids() -> None:
+    # nondeterministic=True: a seeded reset gives the same page, but the wall-clock time limit and
+    # info["elapsed"] depend on how fast the machine is.
     if "viragent/browser-v0" in gym.registry:
         return
-    gym.register(id="viragent/browser-v0", entry_point="viragent.environments.browser.env:BrowserEnv")
+    gym.register(id="viragent/browser-v0", entry_point="viragent.environments.browser.env:BrowserEnv",
+                 nondeterministic=True)
     for task in miniwob_tasks():
         gym.register(id=f"viragent/miniwob-{task}-v0", entry_point="viragent.environments.browser.miniwob:MiniWoBEnv",
-                     kwargs={"task": task})
+                     kwargs={"task": task}, nondeterministic=True)
 
 
 _register_gym_ids()

@@ -5,8 +5,10 @@ Search order: an explicit path, `$VIRAGENT_CHROMIUM`, Playwright's managed brows
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import threading
 from pathlib import Path
 
 # Without the background-networking flags Chromium keeps dialling Google's hosts, which a closed network
@@ -27,15 +29,27 @@ class BrowserCrashed(RuntimeError):
     """The browser or its page died mid-episode. What was recorded so far is kept; reset() relaunches."""
 
 
+_local = threading.local()
+
+
+def shared_playwright():
+    """This thread's Playwright driver, started once.
+
+    Playwright's sync API allows one running instance per thread, so every env in a thread launches its
+    browser from this one (stopped at interpreter exit).
+    """
+    if getattr(_local, "playwright", None) is None:
+        from playwright.sync_api import sync_playwright
+
+        _local.playwright = sync_playwright().start()
+        atexit.register(_local.playwright.stop)
+    return _local.playwright
+
+
 def _managed_chromium() -> str | None:
     try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        return None
-    try:
-        with sync_playwright() as p:
-            path = p.chromium.executable_path
-    except Exception:
+        path = shared_playwright().chromium.executable_path
+    except Exception:  # Playwright missing or broken: fall through to the other places
         return None
     return path if path and Path(path).exists() else None
 

@@ -14,13 +14,12 @@ import gymnasium as gym
 import numpy as np
 from PIL import Image
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import sync_playwright
 
 from viragent.tools import action_from_dict, to_playwright
 from viragent.tools.keys import UnknownKey
 
 from ..core import observation_space
-from .chromium import CHROMIUM_ARGS, BrowserCrashed, find_chromium
+from .chromium import CHROMIUM_ARGS, BrowserCrashed, find_chromium, shared_playwright
 
 BROWSER_ACTIONS = frozenset({"click", "move", "drag", "scroll", "type", "key", "wait", "goto", "done", "fail"})
 
@@ -49,7 +48,7 @@ class BrowserEnv(gym.Env):
         self.observation_space = observation_space(shot_h, shot_w)
         # Actions are pydantic models (a union no gym space describes); a Text space stands for their JSON.
         self.action_space = gym.spaces.Text(max_length=4096)
-        self._pw = self._browser = self._page = None
+        self._browser = self._page = None
         self._steps, self._t0 = 0, 0.0
         self._last_frame: np.ndarray | None = None
 
@@ -62,10 +61,9 @@ class BrowserEnv(gym.Env):
 
     def _launch(self) -> None:
         self._close_browser()
-        if self._pw is None:
-            self._pw = sync_playwright().start()
-        executable = find_chromium(self.chromium_path, managed=self._pw.chromium.executable_path)
-        self._browser = self._pw.chromium.launch(executable_path=executable, headless=self.headless,
+        playwright = shared_playwright()
+        executable = find_chromium(self.chromium_path, managed=playwright.chromium.executable_path)
+        self._browser = playwright.chromium.launch(executable_path=executable, headless=self.headless,
                                                  args=CHROMIUM_ARGS)
         context = self._browser.new_context(viewport={"width": self.width, "height": self.height},
                                             device_scale_factor=self.scale)
@@ -85,9 +83,6 @@ class BrowserEnv(gym.Env):
 
     def close(self) -> None:
         self._close_browser()
-        if self._pw is not None:
-            self._pw.stop()
-            self._pw = None
 
     # ---- Gymnasium API ----------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):

@@ -59,15 +59,18 @@ class MiniWoBEnv(BrowserEnv):
 
     def _start_episode(self, seed: int | None, options: dict) -> None:
         page = self.page
+        # The page's seed comes from the env's RNG (seeded by reset(seed=...)), so an unseeded reset after
+        # a seeded one is reproducible too, as Gymnasium requires.
+        page_seed = seed if seed is not None else int(self.np_random.integers(2**31))
         # Stop a running episode (a no-op when none runs), then seed and start the next one.
         page.evaluate(
             """([seed, maxMs]) => {
                 core.endEpisode(0);
-                if (seed !== null) Math.seedrandom(String(seed)); else Math.seedrandom();
+                Math.seedrandom(String(seed));
                 core.EPISODE_MAX_TIME = maxMs;
                 core.startEpisodeReal();
             }""",
-            [seed, int(self.time_limit_s * 1000)],
+            [page_seed, int(self.time_limit_s * 1000)],
         )
         page.wait_for_function("() => WOB_TASK_READY === true", timeout=_READY_TIMEOUT_MS)
 

@@ -14,7 +14,7 @@ from typing import Callable
 from viragent.tools import Click, Done, Key, Type
 
 # One round trip: every element in the task area with its box, a hit-tested click point, text and state.
-_SNAPSHOT_JS = """([W, H]) => {
+_SNAPSHOT_JS = r"""([W, H]) => {
   const hits = (el, hit) => hit && (hit === el || el.contains(hit) || (hit.tagName === 'LABEL' && hit.control === el));
   const pointOf = (el) => {
     const r = el.getBoundingClientRect();
@@ -32,7 +32,7 @@ _SNAPSHOT_JS = """([W, H]) => {
     const r = el.getBoundingClientRect();
     els.push({
       tag: el.tagName.toLowerCase(), id: el.id, cls: String(el.className || ''),
-      text: (el.textContent || '').replace(/\\s+/g, ' ').trim(),
+      text: (el.textContent || '').replace(/\s+/g, ' ').trim(),
       type: el.type || '', value: el.value === undefined ? null : String(el.value),
       checked: !!el.checked, focused: document.activeElement === el,
       label: (el.labels && el.labels.length) ? el.labels[0].textContent.replace(/\s+/g, ' ').trim() : null,

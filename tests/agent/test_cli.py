@@ -1,0 +1,46 @@
+"""The CLI verbs as a user types them."""
+
+from typer.testing import CliRunner
+
+from viragent.agent.cli import app
+
+runner = CliRunner()
+
+
+def test_tasks_lists_suites_and_marks_experts():
+    result = runner.invoke(app, ["tasks"])
+    assert result.exit_code == 0
+    assert "★ miniwob/click-button" in result.output and "miniwob/book-flight" in result.output
+    assert "15 with an expert" in result.output
+
+
+def test_unknown_task_exits_with_the_list():
+    result = runner.invoke(app, ["run", "--env", "miniwob/click-buton", "--out", "/tmp/never"])
+    assert result.exit_code == 2
+    assert "unknown task 'click-buton'" in result.output and "click-button" in result.output
+
+
+def test_unknown_policy_is_a_clear_error(tmp_path):
+    result = runner.invoke(app, ["run", "--env", "miniwob/click-test", "--policy", "smart", "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "unknown policy 'smart'" in result.output
+
+
+def test_run_then_report(tmp_path):
+    out = tmp_path / "cli"
+    result = runner.invoke(app, ["run", "--env", "miniwob/click-test", "--episodes", "2", "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "100.0 %" in result.output and "report.html" in result.output
+    (out / "report.html").unlink()
+    assert runner.invoke(app, ["report", str(out)]).exit_code == 0
+    assert (out / "report.html").exists()
+
+
+def test_report_on_a_non_run_directory(tmp_path):
+    result = runner.invoke(app, ["report", str(tmp_path)])
+    assert result.exit_code == 2 and "not a viragent run directory" in result.output
+
+
+def test_bench_env_prints_a_ratio():
+    result = runner.invoke(app, ["bench", "env", "--env", "miniwob/click-test", "--steps", "3"])
+    assert result.exit_code == 0, result.output
+    assert "step_ms" in result.output and "x" in result.output.split("step_ms")[1]
