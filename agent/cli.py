@@ -16,7 +16,7 @@ console = Console()
 
 
 def _fail(message: str) -> None:
-    console.print(f"[bold red]error:[/] {message}")
+    console.print(f"[bold red]error:[/] {message}", soft_wrap=True)  # unwrapped: paths stay whole
     raise typer.Exit(code=2)
 
 

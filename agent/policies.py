@@ -95,9 +95,13 @@ class RandomPolicy:
 
 
 def make_policy(spec: str, seed: int = 0) -> Policy:
-    """'expert', 'random', or 'internvl:<preset|dir>' (the latter lands with the policy-core issue)."""
+    """'expert', 'random', or 'internvl:<preset|dir>' (a preset gets random weights)."""
     if spec == "expert":
         return ExpertPolicy()
     if spec == "random":
         return RandomPolicy(seed=seed)
-    raise ValueError(f"unknown policy {spec!r}; use 'expert' or 'random'")
+    if spec.startswith("internvl:"):
+        from .internvl_policy import InternVLPolicy  # torch and transformers load only when asked for
+
+        return InternVLPolicy.from_spec(spec.split(":", 1)[1], seed=seed)
+    raise ValueError(f"unknown policy {spec!r}; use expert, random or internvl:<preset|checkpoint dir>")

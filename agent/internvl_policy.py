@@ -1,0 +1,99 @@
+"""InternVLPolicy: the screenshot, the instruction and the last actions go in; one action in codec text comes out.
+
+The model's raw text is kept next to the parsed action (and its token count and log-probs), so a failure can
+be read later in the report.
+"""
+
+from __future__ import annotations
+
+import random
+from functools import lru_cache
+from pathlib import Path
+
+from viragent.environments import Observation
+from viragent.model.config import PRESETS, tokens_per_tile
+from viragent.model.inference import VLMEngine, pick_device_dtype
+from viragent.model.loading import build_random, load_pretrained
+from viragent.model.processor import InternVLChatProcessor
+from viragent.model.tokenizer import train_tokenizer
+from viragent.tools import ACTION_TYPES, Click, InternVLCodec, Key, Type
+
+from .policies import PolicyOutput
+
+SYSTEM_PROMPT = (
+    "You are a GUI agent. You see a screenshot and a task. Answer with exactly one action call. "
+    "Coordinates are integers from 0 to 1000 across the screenshot. Actions: click(x=, y=), "
+    "type(text=\"...\", submit=false), key(keys=[\"ctrl\", \"a\"]), scroll(x=, y=, dy=), done(), "
+    "turn_left(), turn_right(), forward(), pickup(), drop(), toggle()."
+)
+
+
+def user_prompt(instruction: str, history: list[str]) -> str:
+    previous = "\n".join(history) if history else "none"
+    return f"<image>\nTask: {instruction}\nPrevious actions:\n{previous}\nNext action:"
+
+
+def tokenizer_corpus(seed: int = 0, n_actions: int = 4000) -> list[str]:
+    """The text the tiny tokenizer learns from: our prompts and every action form at many coordinates."""
+    rng = random.Random(seed)
+    codec = InternVLCodec()
+    words = ["submit", "okay", "ok", "yes", "no", "cancel", "next", "previous", "button", "link", "tab", "dialog",
+             "checkbox", "option", "textbox", "password", "username", "login", "enter", "select", "click", "focus",
+             "the", "into", "and", "field", "text", "press", "both", "fields", "input", "go", "to", "pick", "up",
+             "open", "door", "key", "ball", "box", "put", "next to", "red", "green", "blue", "purple", "yellow", "grey"]
+    texts = [SYSTEM_PROMPT] * 20
+    for _ in range(n_actions):
+        roll = rng.random()
+        if roll < 0.7:
+            action = Click(x=rng.randint(0, 1000) / 1000, y=rng.randint(0, 1000) / 1000)
+        elif roll < 0.85:
+            action = Type(text=" ".join(rng.sample(words, 2)), submit=rng.random() < 0.3)
+        else:
+            action = Key(keys=rng.sample(["ctrl", "a", "enter", "tab", "shift"], rng.randint(1, 2)))
+        texts.append(codec.encode(action))
+    texts += [f"{name}()" for name in ACTION_TYPES] * 20
+    for _ in range(1000):
+        a, b = rng.sample(words, 2)
+        texts.append(user_prompt(f'Click on the "{a}" {b}.', [f"click(x={rng.randint(0, 1000)}, y=1)"]))
+    return texts
+
+
+@lru_cache(maxsize=1)
+def tiny_tokenizer():
+    return train_tokenizer(tokenizer_corpus())
+
+
+class InternVLPolicy:
+    """An InternVL3.5 model (any size, any of the three checkpoint layouts, or a random-weight preset)."""
+
+    def __init__(self, engine: VLMEngine, name: str = "internvl", max_new_tokens: int = 48,
+                 temperature: float = 0.0, seed: int = 0):
+        self.engine, self.name = engine, name
+        self.max_new_tokens, self.temperature, self.seed = max_new_tokens, temperature, seed
+        self._calls = 0
+
+    def reset(self, env) -> None:
+        pass
+
+    def act(self, observation: Observation, history: list[str]) -> PolicyOutput:
+        self._calls += 1
+        gen = self.engine.generate([observation.screenshot], [user_prompt(observation.instruction, history)],
+                                   system=SYSTEM_PROMPT, max_new_tokens=self.max_new_tokens,
+                                   temperature=self.temperature, seed=self.seed + self._calls)[0]
+        return PolicyOutput.from_text(gen.text, n_tokens=len(gen.token_ids), logprob_sum=gen.logprob_sum,
+                                      logprob_mean=gen.logprob_mean)
+
+    @classmethod
+    def from_spec(cls, spec: str, seed: int = 0, device: str | None = None) -> "InternVLPolicy":
+        """'tiny' / '1B' / … (random weights, same architecture) or a local checkpoint directory."""
+        device_, dtype = pick_device_dtype(device)
+        if spec in PRESETS:
+            tokenizer = tiny_tokenizer()  # published presets without weights get it too: no Qwen3 offline
+            model = build_random(spec, tokenizer, seed=seed, dtype=dtype, device=device_)
+            max_tiles = 1 if spec == "tiny" else 6
+        else:
+            model, tokenizer, _ = load_pretrained(Path(spec), dtype=dtype, device=device_)
+            max_tiles = 6  # InternVL trains with up to 12; 6 keeps a screen under ~1.8k visual tokens
+        processor = InternVLChatProcessor(tokenizer, tile=model.config.vision_config.image_size[0],
+                                          tokens_per_tile=tokens_per_tile(model.config), max_tiles=max_tiles)
+        return cls(VLMEngine(model, processor), name=f"internvl:{spec}", seed=seed)

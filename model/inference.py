@@ -1,0 +1,105 @@
+"""Batched inference: many (image, prompt) pairs -> text, token ids and log-probs; teacher-forced log-probs for RL.
+
+fp32 on CPU; bf16 with SDPA attention on CUDA. Sampling is seeded per call, so a run is reproducible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .processor import InternVLChatProcessor
+
+
+@dataclass
+class Generation:
+    text: str
+    token_ids: list[int]
+    logprobs: list[float]  # log pi(token) under the model's own (temperature 1) distribution
+
+    @property
+    def logprob_sum(self) -> float:
+        return float(sum(self.logprobs))
+
+    @property
+    def logprob_mean(self) -> float:
+        return self.logprob_sum / max(len(self.logprobs), 1)
+
+
+def pick_device_dtype(device: str | None = None) -> tuple[torch.device, torch.dtype]:
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    return device, (torch.bfloat16 if device.type == "cuda" else torch.float32)
+
+
+class VLMEngine:
+    """A loaded InternVL model with its processor: `generate` and `sequence_logprobs` over batches."""
+
+    def __init__(self, model, processor: InternVLChatProcessor):
+        self.model, self.processor = model, processor
+        self.tokenizer = processor.tokenizer
+        self.stop_id = self.tokenizer.convert_tokens_to_ids("<|im_end|>")
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def _inputs(self, images, prompts, system=None) -> dict:
+        batch = self.processor(images, prompts, system)
+        batch.pop("prompts")
+        dtype = next(self.model.parameters()).dtype
+        return {k: (v.to(self.device, dtype) if k == "pixel_values" else v.to(self.device)) for k, v in batch.items()}
+
+    @torch.inference_mode()
+    def generate(self, images: list, prompts: list[str], *, system: str | None = None, max_new_tokens: int = 32,
+                 temperature: float = 0.0, top_p: float = 1.0, seed: int | None = 0) -> list[Generation]:
+        inputs = self._inputs(images, prompts, system)
+        if seed is not None:
+            torch.manual_seed(seed)
+        sample = temperature > 0
+        out = self.model.generate(
+            **inputs, max_new_tokens=max_new_tokens, do_sample=sample,
+            temperature=temperature if sample else None, top_p=top_p if sample else None, top_k=None,
+            eos_token_id=self.stop_id, pad_token_id=self.tokenizer.pad_token_id,
+            return_dict_in_generate=True, output_logits=True,
+        )
+        new_tokens = out.sequences[:, inputs["input_ids"].shape[1]:]  # (batch, steps)
+        logits = torch.stack(out.logits, dim=1).float()  # (batch, steps, vocab), before any warping
+        logprobs = torch.log_softmax(logits, dim=-1).gather(-1, new_tokens.unsqueeze(-1)).squeeze(-1)
+        results = []
+        for row in range(new_tokens.shape[0]):
+            ids = new_tokens[row].tolist()
+            n = ids.index(self.stop_id) if self.stop_id in ids else len(ids)  # drop <|im_end|> and padding
+            results.append(Generation(self.tokenizer.decode(ids[:n], skip_special_tokens=True), ids[:n],
+                                      logprobs[row, :n].tolist()))
+        return results
+
+    def sequence_logprobs(self, images: list, prompts: list[str], responses: list, *, system: str | None = None,
+                          with_grad: bool = False) -> list[torch.Tensor]:
+        """log pi(token | prompt, earlier tokens) for each response token.
+
+        A response is text (tokenized, then <|im_end|> appended, as the model should end it) or a list of
+        token ids used as they are (e.g. `Generation.token_ids`). Prompt and response are joined as ids, so
+        no token can merge across the boundary.
+        """
+        batch = self.processor(images, prompts, system)
+        prompt_ids = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in batch["prompts"]]
+        response_ids = [list(r) if not isinstance(r, str)
+                        else self.tokenizer(r, add_special_tokens=False)["input_ids"] + [self.stop_id]
+                        for r in responses]
+        sequences = [p + r for p, r in zip(prompt_ids, response_ids, strict=True)]
+        width = max(len(s) for s in sequences)
+        input_ids = torch.full((len(sequences), width), self.tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros_like(input_ids)
+        for row, seq in enumerate(sequences):
+            input_ids[row, width - len(seq):] = torch.tensor(seq)
+            mask[row, width - len(seq):] = 1
+        inputs = {"input_ids": input_ids.to(self.device), "attention_mask": mask.to(self.device)}
+        if "pixel_values" in batch:
+            inputs["pixel_values"] = batch["pixel_values"].to(self.device, next(self.model.parameters()).dtype)
+        with torch.set_grad_enabled(with_grad):
+            logits = self.model(**inputs).logits.float()  # (batch, seq, vocab)
+        # Position t predicts token t+1: the response's n tokens are predicted by the n positions before them.
+        logprobs = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, inputs["input_ids"][:, 1:].unsqueeze(-1))
+        logprobs = logprobs.squeeze(-1)
+        return [logprobs[row, logprobs.shape[1] - len(r):] for row, r in enumerate(response_ids)]
