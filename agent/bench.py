@@ -87,3 +87,44 @@ def bench_env(env_id: str = "miniwob/click-button", steps: int = 50) -> list[dic
     ours = _bench_ours(env_id, steps)
     raw = _bench_raw(env_id, steps)
     return [{"metric": k, "ours_ms": ours[k], "raw_ms": raw[k], "ratio": ours[k] / raw[k]} for k in ours]
+
+
+def bench_model(preset: str = "tiny", batch_sizes: tuple[int, ...] = (1, 8), new_tokens: int = 32,
+                repeats: int = 3, device: str | None = None) -> list[dict]:
+    """Prefill ms and decode tokens/s of a random-weight preset on MiniWoB-sized screens.
+
+    Prefill = a generate() of one token; decode = the extra time of `new_tokens` forced tokens (EOS ignored).
+    """
+    import torch
+
+    from viragent.agent.internvl_policy import InternVLPolicy, SYSTEM_PROMPT, user_prompt
+
+    policy = InternVLPolicy.from_spec(preset, device=device)
+    engine = policy.engine
+    screen = np.random.RandomState(0).randint(0, 255, (210, 160, 3), dtype=np.uint8)
+    visual_tokens = len(engine.processor.tiles(screen)) * engine.processor.tokens_per_tile
+    sync = torch.cuda.synchronize if engine.device.type == "cuda" else (lambda: None)
+    rows = []
+    for batch in batch_sizes:
+        inputs = engine._inputs([screen] * batch, [user_prompt("Click on the OK button.", [])] * batch, SYSTEM_PROMPT)
+
+        def timed(n: int) -> float:
+            best = float("inf")
+            for _ in range(repeats):
+                sync()
+                t0 = time.perf_counter()
+                with torch.inference_mode():
+                    engine.model.generate(**inputs, max_new_tokens=n, min_new_tokens=n, do_sample=False,
+                                          pad_token_id=engine.tokenizer.pad_token_id)
+                sync()
+                best = min(best, time.perf_counter() - t0)
+            return best
+
+        timed(2)  # warm-up (kernels, allocator)
+        prefill = timed(1)
+        full = timed(new_tokens)
+        rows.append({"batch": batch, "prompt_tokens": int(inputs["input_ids"].shape[1]),
+                     "visual_tokens_per_image": visual_tokens, "prefill_ms": prefill * 1000,
+                     "decode_tokens_per_s": batch * (new_tokens - 1) / max(full - prefill, 1e-9),
+                     "device": str(engine.device), "dtype": str(next(engine.model.parameters()).dtype)})
+    return rows

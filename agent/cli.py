@@ -12,6 +12,8 @@ app = typer.Typer(help="viragent: agents that see a screen and act on it.", no_a
                   pretty_exceptions_enable=False)
 bench_app = typer.Typer(help="Benchmarks: numbers and ratios measured in one run.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+model_app = typer.Typer(help="The InternVL3.5 model: presets and their sizes.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
 console = Console()
 
 
@@ -90,6 +92,42 @@ def bench_env_cmd(
         table.add_column(col, justify="right")
     for r in rows:
         table.add_row(r["metric"], f"{r['ours_ms']:.2f}", f"{r['raw_ms']:.2f}", f"{r['ratio']:.2f}x")
+    console.print(table)
+
+
+@bench_app.command("model")
+def bench_model_cmd(
+    preset: str = typer.Option("tiny", help="a preset (random weights): tiny, 1B, 2B, …"),
+    new_tokens: int = typer.Option(32, help="decoded tokens per measurement"),
+    device: str = typer.Option(None, help="cpu or cuda (default: cuda when available)"),
+):
+    """Prefill ms, decode tokens/s and visual tokens per image, for batch 1 and 8."""
+    from viragent.agent.bench import bench_model
+
+    rows = bench_model(preset, new_tokens=new_tokens, device=device)
+    table = Table(title=f"bench model {preset} ({rows[0]['device']}, {rows[0]['dtype']}, best of 3)")
+    for col in ("batch", "prompt tokens", "visual tokens/image", "prefill ms", "decode tokens/s"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(str(r["batch"]), str(r["prompt_tokens"]), str(r["visual_tokens_per_image"]),
+                      f"{r['prefill_ms']:.1f}", f"{r['decode_tokens_per_s']:.1f}")
+    console.print(table)
+
+
+@model_app.command("params")
+def model_params_cmd():
+    """Parameter counts of every preset (built on the meta device) next to the model cards' figures."""
+    from viragent.model.config import PRESETS, PUBLISHED, parameter_counts_of
+
+    table = Table(title="InternVL3.5 presets: parameters (model card in brackets)")
+    for col in ("preset", "ViT", "MLP", "LLM", "total"):
+        table.add_column(col, justify="right")
+    fmt = lambda n: f"{n / 1e9:.2f}B" if n >= 1e9 else f"{n / 1e6:.2f}M"  # noqa: E731
+    for name in PRESETS:
+        counts = parameter_counts_of(name)
+        card = PUBLISHED[name][2] if name in PUBLISHED else None
+        cells = [fmt(counts[k]) + (f" [{fmt(card[i])}]" if card else "") for i, k in enumerate(("vit", "mlp", "llm"))]
+        table.add_row(name, *cells, fmt(sum(counts.values())))
     console.print(table)
 
 

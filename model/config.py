@@ -93,3 +93,13 @@ def parameter_counts(model) -> dict[str, int]:
     mlp = count(model.model.multi_modal_projector)
     llm = count(model.model.language_model) + count(model.lm_head)
     return {"vit": vit, "mlp": mlp, "llm": llm}
+
+
+def parameter_counts_of(preset: str) -> dict[str, int]:
+    """`parameter_counts` of a preset built on the meta device (no memory, no init)."""
+    import torch
+    from transformers import InternVLForConditionalGeneration
+
+    with torch.device("meta"):
+        model = InternVLForConditionalGeneration(preset_config(preset))
+    return parameter_counts(model)

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 from transformers import AutoTokenizer, InternVLConfig, InternVLForConditionalGeneration
+from transformers.initialization import no_init_weights
 
 from .config import IMG_CONTEXT_ID, PRESETS, preset_config
 
@@ -135,12 +136,14 @@ def load_pretrained(path: str | Path, dtype: torch.dtype = torch.float32, device
         token_id = tokenizer.convert_tokens_to_ids("<IMG_CONTEXT>")
         config = convert_original_config(json.loads((directory / "config.json").read_text()),
                                          token_id if token_id is not None else IMG_CONTEXT_ID)
-        with torch.device("meta"):
+        # Built on the CPU without random init (the weights come next); not on `meta`, which would leave the
+        # rotary buffers (not in any checkpoint) empty.
+        with no_init_weights():
             model = InternVLForConditionalGeneration(config)
         state = convert_original_state_dict(_read_state_dict(directory))
         if config.tie_word_embeddings and "lm_head.weight" not in state:
             state["lm_head.weight"] = state["model.language_model.embed_tokens.weight"]
-        missing, unexpected = model.load_state_dict(state, strict=False, assign=True)
+        missing, unexpected = model.load_state_dict(state, strict=False)
         missing = [k for k in missing if not (k == "lm_head.weight" and config.tie_word_embeddings)]
         if missing or unexpected:
             raise UnknownCheckpointLayout(f"converted checkpoint does not fit: missing {missing[:5]}, "
@@ -160,3 +163,12 @@ def build_random(preset: str, tokenizer, seed: int = 0, dtype: torch.dtype = tor
     with torch.device(device):
         model = InternVLForConditionalGeneration(config)
     return model.to(dtype).eval()
+
+
+def save_checkpoint(model, tokenizer, directory: str | Path, meta: dict | None = None) -> Path:
+    """Our own checkpoint: the HF layout (safetensors) plus `viragent.json` (how it was made, its settings)."""
+    directory = Path(directory)
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    (directory / "viragent.json").write_text(json.dumps(meta or {}, indent=2))
+    return directory

@@ -44,3 +44,14 @@ def test_bench_env_prints_a_ratio():
     result = runner.invoke(app, ["bench", "env", "--env", "miniwob/click-test", "--steps", "3"])
     assert result.exit_code == 0, result.output
     assert "step_ms" in result.output and "x" in result.output.split("step_ms")[1]
+
+
+def test_model_params_table():
+    result = runner.invoke(app, ["model", "params"])
+    assert result.exit_code == 0 and "751.63M [751.63M]" in result.output and "38B" in result.output
+
+
+def test_bench_model_tiny():
+    result = runner.invoke(app, ["bench", "model", "--preset", "tiny", "--new-tokens", "4"])
+    assert result.exit_code == 0, result.output
+    assert "visual tokens/image" in result.output and "│     64 │" in result.output.replace("  64 ", "     64 ")

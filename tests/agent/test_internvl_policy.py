@@ -1,0 +1,41 @@
+"""InternVLPolicy through `viragent run`: a random-weight tiny model acts on real MiniWoB pages."""
+
+import json
+
+import pytest
+
+from viragent.agent import RunConfig, load_run, run_episodes
+from viragent.agent.internvl_policy import InternVLPolicy, tiny_tokenizer, user_prompt
+from viragent.model.loading import build_random, save_checkpoint
+
+
+def test_prompt_holds_instruction_and_last_actions():
+    text = user_prompt("Click OK.", ["click(x=1, y=2)", "done()"])
+    assert text.startswith("<image>\nTask: Click OK.") and "click(x=1, y=2)\ndone()" in text
+
+
+def test_random_tiny_policy_runs_end_to_end(tmp_path):
+    out = tmp_path / "tiny"
+    result = run_episodes(RunConfig(env_ids=["miniwob/click-button"], policy="internvl:tiny", episodes=2,
+                                    max_steps=2, out=out), show_progress=False)
+    steps = load_run(out).steps.to_pylist()
+    assert len(steps) == sum(e.steps for e in result.episodes) >= 2
+    for s in steps:
+        assert s["n_tokens"] and s["n_tokens"] > 0 and s["logprob_mean"] < 0 and s["policy_ms"] > 0
+        assert (s["action"] is None) == (s["parse_error"] is not None)  # every output is parsed or explained
+    html = (out / "report.html").read_text()
+    assert "raw text" in html and result.episodes[0].success is False  # random weights: it fails, as expected
+
+
+@pytest.mark.parametrize("with_meta", [False, True])
+def test_policy_loads_a_checkpoint_directory(tmp_path, with_meta):
+    tok = tiny_tokenizer()
+    model = build_random("tiny", tok, seed=1)
+    if with_meta:
+        save_checkpoint(model, tok, tmp_path / "ckpt", {"preset": "tiny"})
+    else:
+        model.save_pretrained(tmp_path / "ckpt")
+        tok.save_pretrained(tmp_path / "ckpt")
+    policy = InternVLPolicy.from_spec(str(tmp_path / "ckpt"))
+    assert policy.name.startswith("internvl:") and policy.engine.processor.tokens_per_tile == 64
+    assert json.loads((tmp_path / "ckpt" / "config.json").read_text())["model_type"] == "internvl"
