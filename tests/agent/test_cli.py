@@ -54,4 +54,9 @@ def test_model_params_table():
 def test_bench_model_tiny():
     result = runner.invoke(app, ["bench", "model", "--preset", "tiny", "--new-tokens", "4"])
     assert result.exit_code == 0, result.output
-    assert "visual tokens/image" in result.output and "│     64 │" in result.output.replace("  64 ", "     64 ")
+    assert "visual tokens/image" in result.output and "prefill ms" in result.output
+    from viragent.agent.bench import bench_model
+
+    rows = bench_model("tiny", batch_sizes=(1, 2), new_tokens=3, repeats=1)
+    assert [r["batch"] for r in rows] == [1, 2]
+    assert all(r["visual_tokens_per_image"] == 64 and r["prefill_ms"] > 0 and r["decode_tokens_per_s"] > 0 for r in rows)
