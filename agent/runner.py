@@ -147,7 +147,7 @@ def _run_one(graph, env, policy, writer: RunWriter, config: RunConfig, run_id: s
     run_config = {"recursion_limit": recursion_limit(config.max_steps),
                   "configurable": {"thread_id": f"{run_id}/episode-{episode_id}"}}
     final = graph.invoke(state, config=run_config, context=context)
-    steps = writer.episode_rows
+    steps = writer.episode_rows(episode_id)
     n = max(len(steps), 1)
     episode = Episode(
         run_id=run_id, episode_id=episode_id, env_id=env_id, seed=seed, instruction=final.get("instruction", ""),

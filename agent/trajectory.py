@@ -98,7 +98,7 @@ class RunWriter:
         (self.root / "parts").mkdir(exist_ok=True)
         self._guard(lambda: self._write_json(self.root / "manifest.json", manifest))
         self._journal = open(self.root / "journal.jsonl", "a", encoding="utf-8")
-        self._episode_steps: list[dict] = []
+        self._open: dict[int, list[dict]] = {}  # episode id -> its steps so far (several when vectorised)
 
     # Every write goes through here, so a full disk reads the same wherever it happens.
     def _guard(self, write):
@@ -128,29 +128,24 @@ class RunWriter:
             os.fsync(self._journal.fileno())
 
         self._guard(write)
-        self._episode_steps.append(row)
+        self._open.setdefault(step.episode_id, []).append(row)
 
-    @property
-    def episode_rows(self) -> list[dict]:
-        """The steps of the episode in progress, as written."""
-        return list(self._episode_steps)
+    def episode_rows(self, episode_id: int) -> list[dict]:
+        """The steps written so far for an episode in progress."""
+        return list(self._open.get(episode_id, []))
 
     def end_episode(self, episode: Episode) -> None:
         part = self.root / "parts" / f"episode-{episode.episode_id:06d}"
 
         def write():
-            pq.write_table(_table(self._episode_steps, STEP_SCHEMA), part.with_suffix(".steps.tmp"))
+            pq.write_table(_table(self._open.get(episode.episode_id, []), STEP_SCHEMA), part.with_suffix(".steps.tmp"))
             pq.write_table(_table([episode.model_dump()], EPISODE_SCHEMA), part.with_suffix(".episode.tmp"))
             # Rename steps first: an episode part is only trusted when its steps part exists.
             part.with_suffix(".steps.tmp").replace(part.with_suffix(".steps.parquet"))
             part.with_suffix(".episode.tmp").replace(part.with_suffix(".episode.parquet"))
 
         self._guard(write)
-        self._episode_steps = []
-
-    def discard_episode(self) -> None:
-        """Forget the steps of an episode that will be run again (resume after a crash)."""
-        self._episode_steps = []
+        self._open.pop(episode.episode_id, None)
 
     def close(self) -> None:
         self._journal.close()

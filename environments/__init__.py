@@ -27,6 +27,68 @@ register_suite(Suite(
 ))
 
 
+def _make_babyai(task: str, **kw):
+    from .embodied import BabyAIEnv
+
+    return BabyAIEnv(task, **kw)
+
+
+def _babyai_tasks() -> list[str]:
+    from .embodied.babyai import FAMILIES
+
+    return list(FAMILIES)
+
+
+register_suite(Suite(
+    name="babyai",
+    description="BabyAI grid worlds (minigrid): the five BALROG task families, BabyAIBot as expert",
+    list_tasks=_babyai_tasks,
+    make=_make_babyai,
+    expert_tasks=_babyai_tasks,
+))
+
+def _make_desktop(task: str, **kw):
+    from .desktop import DesktopEnv
+
+    return DesktopEnv(task, **kw)
+
+
+def _desktop_tasks() -> list[str]:
+    from .desktop.env import TASKS
+
+    return list(TASKS)
+
+
+register_suite(Suite(
+    name="desktop",
+    description="Tk programs on a private Xvfb display, pyautogui input, mss screenshots",
+    list_tasks=_desktop_tasks,
+    make=_make_desktop,
+    expert_tasks=_desktop_tasks,
+))
+
+# The generic adapter, shown on one classic-control env: CartPole with the arrow keys.
+GYM_ADAPTED = {
+    "cartpole": ("CartPole-v1", "Keep the pole upright: press left or right to push the cart.",
+                 {"key:left": 0, "key:right": 1}),
+}
+
+
+def _make_adapted(task: str, max_steps: int = 200, **kw):
+    from .embodied import DiscreteGymEnv
+
+    env_id, instruction, actions = GYM_ADAPTED[task]
+    return DiscreteGymEnv(env_id, instruction, actions, max_steps=max_steps, **kw)
+
+
+register_suite(Suite(
+    name="gym",
+    description="any Discrete Gymnasium env through DiscreteGymEnv (instruction + action names)",
+    list_tasks=lambda: list(GYM_ADAPTED),
+    make=_make_adapted,
+))
+
+
 def _register_gym_ids() -> None:
     # nondeterministic=True: a seeded reset gives the same page, but the wall-clock time limit and
     # info["elapsed"] depend on how fast the machine is.
@@ -37,6 +99,12 @@ def _register_gym_ids() -> None:
     for task in miniwob_tasks():
         gym.register(id=f"viragent/miniwob-{task}-v0", entry_point="viragent.environments.browser.miniwob:MiniWoBEnv",
                      kwargs={"task": task}, nondeterministic=True)
+    for task in _desktop_tasks():
+        gym.register(id=f"viragent/desktop-{task}-v0", entry_point="viragent.environments.desktop.env:DesktopEnv",
+                     kwargs={"task": task}, nondeterministic=True)
+    for family in _babyai_tasks():
+        gym.register(id=f"viragent/babyai-{family}-v0", entry_point="viragent.environments.embodied.babyai:BabyAIEnv",
+                     kwargs={"family": family})
 
 
 _register_gym_ids()

@@ -1,0 +1,148 @@
+"""BabyAI grid worlds (the `minigrid` package) as agent environments, with minigrid's BabyAIBot as the expert.
+
+The five task families BALROG evaluates. Four are levels registered by the PyPI release; "pick up, then go
+to" is built from the release's own LevelGen (sequences of pickup/goto), keeping only missions of that form.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import gymnasium as gym
+import numpy as np
+
+from ..core import observation_space
+
+# Our embodied Action types -> minigrid's discrete actions.
+MINIGRID_ACTIONS = {"turn_left": 0, "turn_right": 1, "forward": 2, "pickup": 3, "drop": 4, "toggle": 5, "done": 6}
+ACTION_NAMES = {v: k for k, v in MINIGRID_ACTIONS.items()}
+
+FAMILIES = {
+    "goto": "BabyAI-GoToLocal-v0",
+    "pickup": "BabyAI-PickupLoc-v0",
+    "open": "BabyAI-OpenDoorLoc-v0",
+    "putnext": "BabyAI-PutNextLocal-v0",
+    "pick-up-then-go-to": None,  # built from LevelGen below
+}
+
+
+def _make_level(family: str, **kwargs):
+    import minigrid  # noqa: F401  (registers the BabyAI ids)
+
+    if family == "pick-up-then-go-to":
+        from minigrid.envs.babyai.core.levelgen import LevelGen
+
+        return LevelGen(room_size=8, num_rows=1, num_cols=1, num_dists=8, locked_room_prob=0, locations=False,
+                        unblocking=False, implicit_unlock=False, action_kinds=["pickup", "goto"],
+                        instr_kinds=["seq"], **kwargs)
+    return gym.make(FAMILIES[family], **kwargs).unwrapped
+
+
+def _is_pickup_then_goto(level) -> bool:
+    from minigrid.envs.babyai.core.verifier import BeforeInstr, GoToInstr, PickupInstr
+
+    instrs = level.instrs
+    return isinstance(instrs, BeforeInstr) and isinstance(instrs.instr_a, PickupInstr) and \
+        isinstance(instrs.instr_b, GoToInstr)
+
+
+class BabyAIEnv(gym.Env):
+    """One BabyAI family. Observation: an RGB frame (`view="full"` grid or `view="agent"` egocentric) + mission."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
+    embodied = True  # policies that act on screens switch to grid moves
+
+    def __init__(self, family: str, view: str = "full", tile_size: int = 16, max_steps: int = 64,
+                 render_mode: str | None = "rgb_array"):
+        if family not in FAMILIES:
+            from ..core import TaskNotFound
+
+            raise TaskNotFound(f"unknown BabyAI family {family!r}; available: {', '.join(FAMILIES)}")
+        if view not in ("full", "agent"):
+            raise ValueError(f"view must be 'full' or 'agent', not {view!r}")
+        self.family, self.view, self.tile_size, self.max_steps = family, view, tile_size, max_steps
+        self.render_mode = render_mode
+        self.level = _make_level(family)
+        frame = self._frame_after_reset_probe()
+        self.observation_space = observation_space(*frame.shape[:2])
+        self.action_space = gym.spaces.Text(max_length=256)
+        self._bot = None
+        self._bot_step = -1
+        self._bot_action: int | None = None
+        self._last_action: int | None = None
+        self._steps = 0
+
+    def _frame_after_reset_probe(self) -> np.ndarray:
+        with contextlib.redirect_stdout(io.StringIO()):
+            self.level.reset(seed=0)
+        return self._frame()
+
+    def _frame(self) -> np.ndarray:
+        return self.level.get_frame(highlight=self.view == "full", tile_size=self.tile_size,
+                                    agent_pov=self.view == "agent")
+
+    def _obs(self) -> dict:
+        return {"screenshot": self._frame(), "instruction": self.level.mission}
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        level_seed = seed if seed is not None else int(self.np_random.integers(2**31))
+        # minigrid's level generator prints each rejected sample; keep that off the user's terminal.
+        with contextlib.redirect_stdout(io.StringIO()):
+            self.level.reset(seed=level_seed)
+            if self.family == "pick-up-then-go-to":
+                # Resample deterministically (seed, seed + 1_000_003, …) until the mission has the family's form.
+                tries = 1
+                while not _is_pickup_then_goto(self.level):
+                    self.level.reset(seed=level_seed + tries * 1_000_003)
+                    tries += 1
+        self._steps, self._bot, self._bot_step, self._last_action = 0, None, -1, None
+        return self._obs(), self._info(success=False)
+
+    def step(self, action):
+        from viragent.tools import action_from_dict
+
+        error = None
+        try:
+            action = action_from_dict(action)
+        except Exception as exc:
+            action, error = None, f"invalid action: {exc}"
+        self._steps += 1
+        if action is not None and action.type not in MINIGRID_ACTIONS:
+            error = f"BabyAI cannot execute {action.type!r}; it takes {sorted(MINIGRID_ACTIONS)}"
+        reward, terminated, truncated = 0.0, False, False
+        if error is None:
+            index = MINIGRID_ACTIONS[action.type]
+            _, reward, terminated, truncated, _ = self.level.step(index)
+            self._last_action = index
+            terminated = terminated or action.type == "done"
+        else:
+            self._last_action = None
+        truncated = not terminated and (truncated or self._steps >= self.max_steps)
+        info = self._info(success=bool(terminated and reward > 0))
+        if error:
+            info["action_error"] = error
+        return self._obs(), float(reward), bool(terminated), bool(truncated), info
+
+    def _info(self, success: bool) -> dict:
+        return {"task": f"babyai/{self.family}", "step": self._steps, "success": success,
+                "agent_pos": [int(v) for v in self.level.agent_pos], "agent_dir": int(self.level.agent_dir)}
+
+    def render(self):
+        return self._frame()
+
+    def expert_action(self):
+        """BabyAIBot's next move. The bot is told each executed move, so it follows any policy's steps."""
+        from minigrid.utils.baby_ai_bot import BabyAIBot
+
+        from viragent.tools import action_from_dict
+
+        if self._bot_step != self._steps:
+            if self._bot is None or self._bot_step != self._steps - 1 or self._last_action is None:
+                self._bot = BabyAIBot(self.level)  # (re)plan from the current state
+                self._bot_action = self._bot.replan()
+            else:
+                self._bot_action = self._bot.replan(self._last_action)
+            self._bot_step = self._steps
+        return action_from_dict({"type": ACTION_NAMES[int(self._bot_action)]})
