@@ -71,7 +71,7 @@ class DesktopEnv(gym.Env):
             import mss
             from Xlib.display import Display
 
-            self._mss = mss.mss(display=self.display)
+            self._mss = getattr(mss, "MSS", mss.mss)(display=self.display)  # MSS in mss >= 10
             self._xdisplay = Display(self.display)
 
     def _stop_app(self) -> None:
