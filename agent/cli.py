@@ -12,6 +12,8 @@ app = typer.Typer(help="viragent: agents that see a screen and act on it.", no_a
                   pretty_exceptions_enable=False)
 bench_app = typer.Typer(help="Benchmarks: numbers and ratios measured in one run.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+train_app = typer.Typer(help="Training: SFT on exported trajectories.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
 model_app = typer.Typer(help="The InternVL3.5 model: presets and their sizes.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
 console = Console()
@@ -53,6 +55,97 @@ def run(
             run_episodes(config, console=console, show_progress=not quiet)
     except (TaskNotFound, BrowserNotFound, ExpertUnavailable, FileExistsError, RunWriteError, ValueError) as exc:
         _fail(str(exc))
+
+
+@app.command()
+def collect(
+    suite: str = typer.Option(..., help="miniwob | desktop | babyai"),
+    episodes: int = typer.Option(50, help="episodes per task"),
+    seed: int = typer.Option(100_000, help="first seed; training seeds start at 100000, evaluation at 0"),
+    tasks: str = typer.Option(None, help="comma-separated tasks (default: every task with an expert)"),
+    out: Path = typer.Option(..., help="run directory"),
+    max_steps: int = typer.Option(30, help="step limit per episode"),
+):
+    """Expert demonstrations over a suite; the seed range is recorded in the run's manifest."""
+    from viragent.agent.evaluation import collect as collect_fn
+
+    try:
+        collect_fn(suite, episodes, out, seed=seed, tasks=tasks.split(",") if tasks else None, max_steps=max_steps,
+                   console=console)
+    except (ValueError, FileExistsError) as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def export(
+    runs: list[Path] = typer.Argument(..., help="run directories"),
+    out: Path = typer.Option(..., help="folder for NAME.jsonl and NAME_meta.json"),
+    name: str = typer.Option("viragent_sft", help="dataset name"),
+    all_episodes: bool = typer.Option(False, help="keep failed episodes too (default: successful only)"),
+    no_dedupe: bool = typer.Option(False, help="keep repeated (screen, prompt, answer) samples"),
+    max_per_task: int = typer.Option(None, help="cap on samples per env id"),
+):
+    """Runs -> InternVL SFT jsonl + meta json (readable by the official InternVL training scripts)."""
+    from viragent.agent.datasets import ExportFilter, export_sft
+
+    meta = export_sft(runs, out, name, ExportFilter(successful_only=not all_episodes, dedupe=not no_dedupe,
+                                                     max_per_task=max_per_task))
+    table = Table(title=f"{name}: {meta['length']} samples -> {meta['annotation']}")
+    table.add_column("env")
+    table.add_column("samples", justify="right")
+    for env_id, n in meta["per_task"].items():
+        table.add_row(env_id, str(n))
+    console.print(table)
+
+
+@app.command("eval")
+def eval_cmd(
+    policy: str = typer.Option(..., help="expert | random | internvl:<preset or checkpoint dir>"),
+    suite: str = typer.Option(None, help="every expert task of a suite (miniwob, desktop, babyai)"),
+    env: str = typer.Option(None, "--env", help="or: comma-separated env ids"),
+    episodes: int = typer.Option(50, help="episodes per env"),
+    seed: int = typer.Option(0, help="first held-out seed"),
+    out: Path = typer.Option(..., help="writes OUT/eval.md, OUT/eval.json and the run in OUT/run"),
+    max_steps: int = typer.Option(30, help="step limit per episode"),
+):
+    """Success per task on held-out seeds, written as markdown and JSON."""
+    from viragent.agent.evaluation import evaluate, suite_env_ids
+
+    try:
+        env_ids = [e.strip() for e in env.split(",")] if env else suite_env_ids(suite)
+        evaluate(policy, env_ids, episodes, out, seed=seed, max_steps=max_steps, console=console)
+    except (ValueError, FileExistsError, TypeError) as exc:
+        _fail(str(exc))
+
+
+@train_app.command("sft")
+def train_sft_cmd(
+    data: Path = typer.Option(..., help="the *_meta.json written by `viragent export`"),
+    init: str = typer.Option("tiny", help="a preset (random init) or a checkpoint directory"),
+    out: Path = typer.Option(Path("checkpoints/sft"), help="checkpoints; an existing one is resumed"),
+    steps: int = typer.Option(1000),
+    batch_size: int = typer.Option(16),
+    micro_batch: int = typer.Option(16, help="samples per forward pass (gradient accumulation above it)"),
+    lr: float = typer.Option(1e-3),
+    warmup: int = typer.Option(50),
+    seed: int = typer.Option(0),
+    eval_env: str = typer.Option(None, help="comma-separated env ids evaluated on held-out seeds during training"),
+    eval_every: int = typer.Option(0),
+    eval_episodes: int = typer.Option(10),
+    device: str = typer.Option(None, help="cpu or cuda (default: cuda when available)"),
+):
+    """Supervised fine-tuning (square-averaged loss on response tokens, AdamW + cosine)."""
+    from viragent.agent.training import sft_from_data
+    from viragent.model.train.sft import SFTConfig
+
+    config = SFTConfig(out=str(out), steps=steps, batch_size=batch_size, micro_batch=min(micro_batch, batch_size),
+                       lr=lr, warmup_steps=warmup, seed=seed, eval_every=eval_every)
+    try:
+        result = sft_from_data(init, data, config, [e.strip() for e in eval_env.split(",")] if eval_env else None,
+                               eval_episodes, device=device, console=console)
+    except (ValueError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    console.print(f"checkpoint: {result['checkpoint']} (final loss {result['history'][-1]['loss']:.4f})")
 
 
 @app.command()

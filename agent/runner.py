@@ -73,6 +73,7 @@ def _versions() -> dict[str, str | None]:
 def _manifest(config: RunConfig, run_id: str) -> dict:
     config_dict = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
     return {"run_id": run_id, "created": datetime.now(timezone.utc).isoformat(), "config": config_dict,
+            "seed_range": [config.seed, config.seed + config.episodes - 1],
             "versions": _versions(), "git_sha": _git_sha(), "python": platform.python_version(),
             "platform": platform.platform()}
 

@@ -1,0 +1,40 @@
+"""The agent side of training: pick the starting model, read the exported data, evaluate in real envs.
+
+`model.train.sft` knows conversations and tensors only; the periodic in-env evaluation hook lives here
+because only the agent may join a model to an environment.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from rich.console import Console
+
+from viragent.model.train.sft import SFTConfig, train_sft
+
+from .datasets import load_sft
+from .evaluation import EVAL_SEED_START, evaluate
+from .internvl_policy import InternVLPolicy
+
+
+def sft_from_data(init: str, data_meta: str | Path, config: SFTConfig, eval_env_ids: list[str] | None = None,
+                  eval_episodes: int = 10, device: str | None = None, console: Console | None = None) -> dict:
+    """Fine-tune `init` (a preset or checkpoint dir) on an exported dataset; evaluate every eval_every steps."""
+    console = console or Console()
+    policy = InternVLPolicy.from_spec(init, seed=config.seed, device=device)
+    samples = load_sft(data_meta)
+    if not samples:
+        raise ValueError(f"{data_meta} names no samples; export a run with successful episodes first")
+    console.print(f"sft: {len(samples)} samples, init {init}, {config.steps} steps of {config.batch_size}")
+
+    def evaluate_in_envs(model, step: int) -> dict:
+        policy.engine.model = model
+        with tempfile.TemporaryDirectory() as tmp:
+            table = evaluate(f"{policy.name}@step{step}", eval_env_ids, eval_episodes, Path(tmp) / "eval",
+                             seed=EVAL_SEED_START, policy=policy, console=console, show_progress=False)
+        return {r["env"]: r["success"] for r in table["rows"]}
+
+    hook = evaluate_in_envs if eval_env_ids else None
+    return train_sft(policy.engine.model, policy.engine.processor, samples, config, evaluate=hook,
+                     meta={"init": init, "data": str(data_meta)})

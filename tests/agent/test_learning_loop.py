@@ -1,0 +1,53 @@
+"""collect -> export -> train sft -> eval, as a user runs them (small sizes)."""
+
+import json
+
+from typer.testing import CliRunner
+
+from viragent.agent.cli import app
+from viragent.agent.datasets import ExportFilter, export_sft, load_sft
+
+runner = CliRunner()
+
+
+def test_collect_export_train_eval(tmp_path):
+    demos, data, ckpt, ev = tmp_path / "demos", tmp_path / "data", tmp_path / "ckpt", tmp_path / "eval"
+    r = runner.invoke(app, ["collect", "--suite", "miniwob", "--tasks", "click-test,enter-text", "--episodes", "2",
+                            "--out", str(demos)])
+    assert r.exit_code == 0, r.output
+    manifest = json.loads((demos / "manifest.json").read_text())
+    assert manifest["seed_range"] == [100000, 100001]  # training seeds, apart from evaluation's 0..
+
+    r = runner.invoke(app, ["export", str(demos), "--out", str(data)])
+    assert r.exit_code == 0, r.output
+    meta = json.loads((data / "viragent_sft_meta.json").read_text())["viragent_sft"]
+    lines = [json.loads(line) for line in open(meta["annotation"])]
+    assert meta["length"] == len(lines) == 2 * 1 + 2 * 3  # click-test: click; enter-text: click, type, submit
+    first = lines[0]
+    assert first["conversations"][0]["value"].startswith("<image>\nTask: Click the button.")
+    assert first["conversations"][1]["value"].startswith("click(x=")
+
+    r = runner.invoke(app, ["train", "sft", "--data", str(data / "viragent_sft_meta.json"), "--steps", "4",
+                            "--batch-size", "4", "--warmup", "1", "--out", str(ckpt)])
+    assert r.exit_code == 0, r.output
+    assert (ckpt / "final" / "viragent.json").exists()
+
+    r = runner.invoke(app, ["eval", "--policy", f"internvl:{ckpt / 'final'}", "--env", "miniwob/click-test",
+                            "--episodes", "2", "--max-steps", "2", "--out", str(ev)])
+    assert r.exit_code == 0, r.output
+    table = json.loads((ev / "eval.json").read_text())
+    assert table["seeds"] == [0, 1] and table["rows"][0]["env"] == "miniwob/click-test"
+    assert "| miniwob/click-test |" in (ev / "eval.md").read_text()
+
+
+def test_export_filters(tmp_path):
+    from viragent.agent import RunConfig, run_episodes
+
+    run = tmp_path / "mixed"
+    run_episodes(RunConfig(env_ids=["miniwob/click-test"], policy="random", episodes=3, max_steps=3, out=run, seed=4),
+                 show_progress=False)
+    everything = export_sft([run], tmp_path / "a", filters=ExportFilter(successful_only=False, dedupe=False))
+    successful = export_sft([run], tmp_path / "b")
+    capped = export_sft([run], tmp_path / "c", filters=ExportFilter(successful_only=False, max_per_task=2))
+    assert everything["length"] >= successful["length"] and capped["length"] == min(2, everything["length"])
+    assert len(load_sft(tmp_path / "a" / "viragent_sft_meta.json")) == everything["length"]

@@ -1,0 +1,76 @@
+"""SFT: square averaging on numbers worked by hand; a tiny model's loss falls on real samples."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from viragent.model.loading import build_random, load_pretrained
+from viragent.model.processor import InternVLChatProcessor
+from viragent.model.train.sft import (
+    IGNORE, SFTConfig, collate, cosine_lr, encode_sample, square_average_denominator, square_average_weights,
+    square_averaged_loss, square_averaged_loss_terms, train_sft,
+)
+
+
+def test_square_averaging_by_hand():
+    # Sample A: 4 supervised tokens of loss 1 (w = 1/sqrt(4) = 0.5); sample B: 1 token of loss 3 (w = 1).
+    # loss = (0.5*4*1 + 1*3) / (0.5*4 + 1*1) = 5/3, between the token mean 7/5 and the sample mean 2.
+    losses = torch.tensor([[1.0, 1.0, 1.0, 1.0], [3.0, 9.0, 9.0, 9.0]])
+    mask = torch.tensor([[1, 1, 1, 1], [1, 0, 0, 0]])
+    assert square_averaged_loss(losses, mask).item() == pytest.approx(5 / 3)
+    assert square_average_weights(torch.tensor([4, 1, 0])).tolist() == [0.5, 1.0, 0.0]
+    assert square_average_denominator(mask).item() == pytest.approx(3.0)
+
+
+def test_accumulated_micro_batches_equal_one_batch():
+    torch.manual_seed(0)
+    losses, mask = torch.rand(6, 5), (torch.rand(6, 5) > 0.3).long()
+    whole = square_averaged_loss(losses, mask)
+    parts = [square_averaged_loss_terms(losses[i:i + 2], mask[i:i + 2]) for i in range(0, 6, 2)]
+    assert (sum(n for n, _ in parts) / sum(d for _, d in parts)).item() == pytest.approx(whole.item())
+
+
+def test_cosine_schedule_warms_up_then_decays():
+    config = SFTConfig(steps=100, warmup_steps=10, lr=1.0, min_lr_ratio=0.1)
+    assert cosine_lr(0, config) == pytest.approx(0.1) and cosine_lr(9, config) == pytest.approx(1.0)
+    assert cosine_lr(99, config) == pytest.approx(0.1, abs=1e-3) and cosine_lr(55, config) < 1.0
+
+
+@pytest.fixture
+def samples(tmp_path):
+    rng = np.random.RandomState(0)
+    out = []
+    for i in range(4):
+        path = tmp_path / f"s{i}.png"
+        Image.fromarray(rng.randint(0, 255, (64, 64, 3), dtype=np.uint8)).save(path)
+        out.append({"id": str(i), "image": str(path), "conversations": [
+            {"from": "human", "value": f"<image>\nTask: press button {i}\nNext action:"},
+            {"from": "gpt", "value": f"click(x={100 * i + 50}, y=500)"}]})
+    return out
+
+
+def test_labels_cover_only_the_response(samples, tiny_tokenizer):
+    proc = InternVLChatProcessor(tiny_tokenizer, tile=224, tokens_per_tile=64, max_tiles=1)
+    enc = encode_sample(samples[0], proc)
+    supervised = [t for t, l in zip(enc["input_ids"], enc["labels"]) if l != IGNORE]
+    assert tiny_tokenizer.decode(supervised) == "click(x=50, y=500)<|im_end|>"
+    batch = collate([enc, encode_sample(samples[1], proc)], tiny_tokenizer.pad_token_id)
+    assert batch["pixel_values"].shape == (2, 3, 224, 224)
+
+
+def test_training_lowers_the_loss_and_resumes(samples, tiny_tokenizer, tmp_path):
+    model = build_random("tiny", tiny_tokenizer, seed=0)
+    proc = InternVLChatProcessor(tiny_tokenizer, tile=224, tokens_per_tile=64, max_tiles=1)
+    config = SFTConfig(out=str(tmp_path / "run"), steps=30, batch_size=4, micro_batch=2, lr=3e-3, warmup_steps=3,
+                       save_every=15, log_every=10)
+    evals = []
+    config.eval_every = 15
+    result = train_sft(model, proc, samples, config, evaluate=lambda m, step: evals.append(step) or {"step": step})
+    losses = [h["loss"] for h in result["history"]]
+    assert losses[-1] < 0.5 * losses[0] and evals == [15, 30]
+    loaded, _, layout = load_pretrained(result["checkpoint"])
+    assert layout == "viragent"
+    # Resuming a finished run does no more steps and keeps the history.
+    again = train_sft(build_random("tiny", tiny_tokenizer, seed=1), proc, samples, config)
+    assert len(again["history"]) == 30
