@@ -34,6 +34,23 @@ def observation_space(height: int, width: int) -> gym.spaces.Dict:
     })
 
 
+def checked_action(action, supported: frozenset[str] | set[str] | dict, who: str):
+    """(Action, None) when `who` can execute it, else (None, the reason): the env reports it as a no-op.
+
+    Accepts an Action or its dict; a malformed dict is reported the same way, never raised, so a bad model
+    output cannot crash a run (or a vector env's other sub-envs).
+    """
+    from viragent.tools import action_from_dict
+
+    try:
+        action = action_from_dict(action)
+    except Exception as exc:
+        return None, f"invalid action: {exc}"
+    if action.type not in supported:
+        return None, f"{who} cannot execute {action.type!r}; it takes {sorted(supported)}"
+    return action, None
+
+
 class TaskNotFound(KeyError):
     """An env id names a suite or task that does not exist. The message lists what does."""
 

@@ -15,10 +15,10 @@ import numpy as np
 from PIL import Image
 from playwright.sync_api import Error as PlaywrightError
 
-from viragent.tools import action_from_dict, to_playwright
+from viragent.tools import to_playwright
 from viragent.tools.keys import UnknownKey
 
-from ..core import observation_space
+from ..core import checked_action, observation_space
 from .chromium import CHROMIUM_ARGS, BrowserCrashed, find_chromium, shared_playwright
 
 BROWSER_ACTIONS = frozenset({"click", "move", "drag", "scroll", "type", "key", "wait", "goto", "done", "fail"})
@@ -99,25 +99,18 @@ class BrowserEnv(gym.Env):
         self.instruction = options.get("instruction", self.instruction)
 
     def step(self, action):
-        error = None
-        try:
-            action = action_from_dict(action)
-        except Exception as exc:  # a dict that is not an Action: a no-op, reported
-            action, error = None, f"invalid action: {exc}"
+        action, error = checked_action(action, BROWSER_ACTIONS, "the browser")
         self._steps += 1
         if action is not None:
-            if action.type not in BROWSER_ACTIONS:
-                error = f"the browser cannot execute {action.type!r}; it takes {sorted(BROWSER_ACTIONS)}"
-            else:
-                try:
-                    self._execute(action)
-                except UnknownKey as exc:
-                    error = str(exc)
-                except PlaywrightError as exc:
-                    if self._page is None or self._page.is_closed() or not self._browser.is_connected():
-                        raise BrowserCrashed(f"the browser died while executing {action.type}: {exc}. "
-                                             "Call reset() to relaunch it.") from exc
-                    error = f"the browser rejected {action.type}: {exc}"
+            try:
+                self._execute(action)
+            except UnknownKey as exc:
+                error = str(exc)
+            except PlaywrightError as exc:
+                if self._page is None or self._page.is_closed() or not self._browser.is_connected():
+                    raise BrowserCrashed(f"the browser died while executing {action.type}: {exc}. "
+                                         "Call reset() to relaunch it.") from exc
+                error = f"the browser rejected {action.type}: {exc}"
         status = self._status()  # one round trip to the page for done/reward/instruction
         terminated = status["done"] or (action is not None and action.type in ("done", "fail"))
         truncated = not terminated and (self._steps >= self.max_steps or self._elapsed() >= self.time_limit_s)

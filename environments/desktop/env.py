@@ -18,9 +18,9 @@ from tempfile import mkdtemp
 import gymnasium as gym
 import numpy as np
 
-from viragent.tools import action_from_dict, to_pyautogui
+from viragent.tools import to_pyautogui
 
-from ..core import ExpertUnavailable, TaskNotFound, observation_space
+from ..core import ExpertUnavailable, TaskNotFound, checked_action, observation_space
 from .display import VirtualDisplay
 
 TASKS = ("form", "dialog", "list", "text-edit", "menu", "checkboxes")
@@ -142,15 +142,9 @@ class DesktopEnv(gym.Env):
         return self._observe(state), self._info(state)
 
     def step(self, action):
-        error = None
-        try:
-            action = action_from_dict(action)
-        except Exception as exc:
-            action, error = None, f"invalid action: {exc}"
+        action, error = checked_action(action, DESKTOP_ACTIONS, "the desktop")
         self._steps += 1
-        if action is not None and action.type not in DESKTOP_ACTIONS:
-            error = f"the desktop cannot execute {action.type!r}; it takes {sorted(DESKTOP_ACTIONS)}"
-        elif action is not None:
+        if action is not None:
             self._execute(action)
         state = self.app_state()
         self._last_state = state

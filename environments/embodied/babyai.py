@@ -12,7 +12,7 @@ import io
 import gymnasium as gym
 import numpy as np
 
-from ..core import observation_space
+from ..core import checked_action, observation_space
 
 # Our embodied Action types -> minigrid's discrete actions.
 MINIGRID_ACTIONS = {"turn_left": 0, "turn_right": 1, "forward": 2, "pickup": 3, "drop": 4, "toggle": 5, "done": 6}
@@ -101,16 +101,8 @@ class BabyAIEnv(gym.Env):
         return self._obs(), self._info(success=False)
 
     def step(self, action):
-        from viragent.tools import action_from_dict
-
-        error = None
-        try:
-            action = action_from_dict(action)
-        except Exception as exc:
-            action, error = None, f"invalid action: {exc}"
+        action, error = checked_action(action, MINIGRID_ACTIONS, "BabyAI")
         self._steps += 1
-        if action is not None and action.type not in MINIGRID_ACTIONS:
-            error = f"BabyAI cannot execute {action.type!r}; it takes {sorted(MINIGRID_ACTIONS)}"
         reward, terminated, truncated = 0.0, False, False
         if error is None:
             index = MINIGRID_ACTIONS[action.type]
