@@ -53,7 +53,8 @@ def run(
             vector_rollouts(config, num_envs, console=console)
         else:
             run_episodes(config, console=console, show_progress=not quiet)
-    except (TaskNotFound, BrowserNotFound, ExpertUnavailable, FileExistsError, RunWriteError, ValueError) as exc:
+    except (TaskNotFound, BrowserNotFound, ExpertUnavailable, FileExistsError, FileNotFoundError, RunWriteError,
+            ValueError) as exc:
         _fail(str(exc))
 
 

@@ -60,3 +60,9 @@ def test_bench_model_tiny():
     rows = bench_model("tiny", batch_sizes=(1, 2), new_tokens=3, repeats=1)
     assert [r["batch"] for r in rows] == [1, 2]
     assert all(r["visual_tokens_per_image"] == 64 and r["prefill_ms"] > 0 and r["decode_tokens_per_s"] > 0 for r in rows)
+
+
+def test_hub_id_policy_is_a_clear_error(tmp_path):
+    result = runner.invoke(app, ["run", "--env", "miniwob/click-test", "--policy", "internvl:OpenGVLab/InternVL3_5-1B-HF",
+                                 "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "never downloads weights" in result.output
