@@ -131,7 +131,7 @@ def bench_model(preset: str = "tiny", batch_sizes: tuple[int, ...] = (1, 8), new
     """
     import torch
 
-    from viragent.agent.internvl_policy import InternVLPolicy, SYSTEM_PROMPT, user_prompt
+    from viragent.agent.internvl_policy import InternVLPolicy, user_prompt
 
     policy = InternVLPolicy.from_spec(preset, device=device)
     engine = policy.engine
@@ -140,7 +140,7 @@ def bench_model(preset: str = "tiny", batch_sizes: tuple[int, ...] = (1, 8), new
     sync = torch.cuda.synchronize if engine.device.type == "cuda" else (lambda: None)
     rows = []
     for batch in batch_sizes:
-        inputs = engine._inputs([screen] * batch, [user_prompt("Click on the OK button.", [])] * batch, SYSTEM_PROMPT)
+        inputs = engine._inputs([screen] * batch, [user_prompt("Click on the OK button.", [])] * batch)
 
         def timed(n: int) -> float:
             best = float("inf")

@@ -6,6 +6,7 @@ be read later in the report.
 
 from __future__ import annotations
 
+import json
 import random
 from functools import lru_cache
 from pathlib import Path
@@ -78,7 +79,7 @@ class InternVLPolicy:
     def act(self, observation: Observation, history: list[str]) -> PolicyOutput:
         self._calls += 1
         gen = self.engine.generate([observation.screenshot], [user_prompt(observation.instruction, history)],
-                                   system=SYSTEM_PROMPT, max_new_tokens=self.max_new_tokens,
+                                   max_new_tokens=self.max_new_tokens,
                                    temperature=self.temperature, seed=self.seed + self._calls)[0]
         return PolicyOutput.from_text(gen.text, n_tokens=len(gen.token_ids), logprob_sum=gen.logprob_sum,
                                       logprob_mean=gen.logprob_mean)
@@ -87,13 +88,23 @@ class InternVLPolicy:
     def from_spec(cls, spec: str, seed: int = 0, device: str | None = None) -> "InternVLPolicy":
         """'tiny' / '1B' / … (random weights, same architecture) or a local checkpoint directory."""
         device_, dtype = pick_device_dtype(device)
+        settings = {"max_tiles": 1 if spec == "tiny" else 6, "system": SYSTEM_PROMPT}
         if spec in PRESETS:
             tokenizer = tiny_tokenizer()  # published presets without weights get it too: no Qwen3 offline
             model = build_random(spec, tokenizer, seed=seed, dtype=dtype, device=device_)
-            max_tiles = 1 if spec == "tiny" else 6
         else:
             model, tokenizer, _ = load_pretrained(Path(spec), dtype=dtype, device=device_)
-            max_tiles = 6  # InternVL trains with up to 12; 6 keeps a screen under ~1.8k visual tokens
+            # InternVL trains with up to 12 tiles; 6 keeps a screen under ~1.8k visual tokens. Our own
+            # checkpoints record the settings they were trained with, and must be served with the same.
+            meta_file = Path(spec) / "viragent.json"
+            if meta_file.exists():
+                settings.update(json.loads(meta_file.read_text()).get("processor", {}))
         processor = InternVLChatProcessor(tokenizer, tile=model.config.vision_config.image_size[0],
-                                          tokens_per_tile=tokens_per_tile(model.config), max_tiles=max_tiles)
+                                          tokens_per_tile=tokens_per_tile(model.config),
+                                          max_tiles=settings["max_tiles"], system=settings["system"])
         return cls(VLMEngine(model, processor), name=f"internvl:{spec}", seed=seed)
+
+    def processor_settings(self) -> dict:
+        """What a checkpoint trained from this policy must be served with (saved in viragent.json)."""
+        proc = self.engine.processor
+        return {"max_tiles": proc.max_tiles, "system": proc.system}

@@ -37,4 +37,4 @@ def sft_from_data(init: str, data_meta: str | Path, config: SFTConfig, eval_env_
 
     hook = evaluate_in_envs if eval_env_ids else None
     return train_sft(policy.engine.model, policy.engine.processor, samples, config, evaluate=hook,
-                     meta={"init": init, "data": str(data_meta)})
+                     meta={"init": init, "data": str(data_meta), "processor": policy.processor_settings()})
