@@ -74,7 +74,7 @@ class InternVLPolicy:
         self._calls = 0
 
     def reset(self, env) -> None:
-        pass
+        """Nothing to reset: the policy's only memory is the history the loop passes in."""
 
     def act(self, observation: Observation, history: list[str]) -> PolicyOutput:
         self._calls += 1

@@ -17,7 +17,7 @@ class FocusFirstTextbox:
     name = "focus-first-textbox"
 
     def reset(self, env):
-        pass
+        """Stateless: the loop passes the episode's history to act()."""
 
     def act(self, observation, history):
         text = "click(x=500, y=500)" if not history else "done()"

@@ -24,7 +24,7 @@ PYAUTOGUI_KEYS = {
 
 
 class UnknownKey(ValueError):
-    pass
+    """A key name no executor knows; the message lists the names that work."""
 
 
 def to_playwright(keys: list[str]) -> str:

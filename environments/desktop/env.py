@@ -79,7 +79,7 @@ class DesktopEnv(gym.Env):
             try:
                 self._app.stdin.close()
             except OSError:
-                pass
+                pass  # the program already exited and closed its end
             try:
                 self._app.wait(timeout=3)
             except subprocess.TimeoutExpired:
@@ -115,7 +115,7 @@ class DesktopEnv(gym.Env):
                 if state["sync"] >= self._sync:
                     return state
             except (FileNotFoundError, json.JSONDecodeError, KeyError):
-                pass
+                pass  # not written yet, or mid-write: poll again
             if self._app.poll() is not None:
                 raise RuntimeError(f"the desktop task program exited (code {self._app.returncode})")
             time.sleep(0.005)
