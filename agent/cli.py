@@ -27,7 +27,8 @@ def _fail(message: str) -> None:
 @app.command()
 def run(
     env: str = typer.Option(..., "--env", help="SUITE/TASK, or several separated by commas (see `viragent tasks`)"),
-    policy: str = typer.Option("expert", help="expert | random"),
+    policy: str = typer.Option("internvl:viragent-tiny", help="internvl:viragent-tiny (the shipped policy), "
+                                                                "expert, random, or internvl:<preset or dir>"),
     episodes: int = typer.Option(10, help="episodes per env"),
     seed: int = typer.Option(0, help="episode i uses seed S+i: keep evaluation seeds apart from training seeds"),
     out: Path = typer.Option(Path("runs/latest"), help="run directory (parquet logs, screens, report.html)"),
@@ -85,12 +86,13 @@ def export(
     all_episodes: bool = typer.Option(False, help="keep failed episodes too (default: successful only)"),
     no_dedupe: bool = typer.Option(False, help="keep repeated (screen, prompt, answer) samples"),
     max_per_task: int = typer.Option(None, help="cap on samples per env id"),
+    bins: int = typer.Option(None, help="snap click coordinates to N cells per axis (the tiny recipe uses 32)"),
 ):
     """Runs -> InternVL SFT jsonl + meta json (readable by the official InternVL training scripts)."""
     from viragent.agent.datasets import ExportFilter, export_sft
 
     meta = export_sft(runs, out, name, ExportFilter(successful_only=not all_episodes, dedupe=not no_dedupe,
-                                                     max_per_task=max_per_task))
+                                                     max_per_task=max_per_task, bins=bins))
     table = Table(title=f"{name}: {meta['length']} samples -> {meta['annotation']}")
     table.add_column("env")
     table.add_column("samples", justify="right")
@@ -99,29 +101,64 @@ def export(
     console.print(table)
 
 
+@app.command()
+def screens(
+    out: Path = typer.Option(..., help="folder for screens/*.png, NAME.jsonl and NAME_meta.json"),
+    samples: int = typer.Option(20000, help="generated tasks"),
+    seed: int = typer.Option(0),
+    name: str = typer.Option("viragent_screens", help="dataset name"),
+    bins: int = typer.Option(None, help="snap click coordinates to N cells per axis (the tiny recipe uses 32)"),
+):
+    """Generated grounding/reading screens for the `pretrained` stage (InternVL SFT format, like `export`)."""
+    from viragent.agent.synthetic import generate_screens
+
+    with console.status(f"drawing {samples} screens"):
+        meta = generate_screens(out, samples, seed=seed, name=name, bins=bins)
+    console.print(f"{name}: {meta['length']} samples -> {meta['annotation']}")
+
+
 @app.command("eval")
 def eval_cmd(
-    policy: str = typer.Option(..., help="expert | random | internvl:<preset or checkpoint dir>"),
-    suite: str = typer.Option(None, help="every expert task of a suite (miniwob, desktop, babyai)"),
+    policy: list[str] = typer.Option(..., help="expert | random | internvl:<preset, shipped name or checkpoint dir>; "
+                                           "repeat to compare policies on the same seeds"),
+    suite: str = typer.Option(None, help="comma-separated suites: every expert task of each (miniwob,babyai,desktop)"),
     env: str = typer.Option(None, "--env", help="or: comma-separated env ids"),
     episodes: int = typer.Option(50, help="episodes per env"),
     seed: int = typer.Option(0, help="first held-out seed"),
-    out: Path = typer.Option(..., help="writes OUT/eval.md, OUT/eval.json and the run in OUT/run"),
-    max_steps: int = typer.Option(30, help="step limit per episode"),
+    out: Path = typer.Option(..., help="writes OUT/eval.md, OUT/eval.json; each policy's runs under OUT/<policy>/"),
+    max_steps: int = typer.Option(None, help="step limit per episode (default: per suite, miniwob 15, babyai 64)"),
 ):
-    """Success per task on held-out seeds, written as markdown and JSON."""
-    from viragent.agent.evaluation import evaluate, suite_env_ids
+    """Success per task on held-out seeds, one column per policy, written as markdown and JSON."""
+    from viragent.agent.evaluation import compare, suite_env_ids
 
     try:
-        env_ids = [e.strip() for e in env.split(",")] if env else suite_env_ids(suite)
-        evaluate(policy, env_ids, episodes, out, seed=seed, max_steps=max_steps, console=console)
-    except (ValueError, FileExistsError, TypeError) as exc:
+        if env:
+            env_ids = [e.strip() for e in env.split(",")]
+        elif suite:
+            env_ids = [e for s in suite.split(",") for e in suite_env_ids(s.strip())]
+        else:
+            raise ValueError("name the tasks: --suite miniwob,babyai or --env miniwob/click-test")
+        result = compare(policy, env_ids, episodes, out, seed=seed, max_steps=max_steps, console=console)
+    except (ValueError, FileExistsError, TypeError, FileNotFoundError) as exc:
         _fail(str(exc))
+    table = Table(title=f"success on seeds {result['seeds'][0]}..{result['seeds'][1]}")
+    table.add_column("env")
+    for spec in policy:
+        table.add_column(spec, justify="right")
+    for env_id in env_ids:
+        table.add_row(env_id, *[f"{100 * result['success'][p][env_id]:.0f} %" for p in policy])
+    for suite_name in result["suite_means"][policy[0]]:
+        table.add_row(f"[bold]{suite_name} mean", *[f"[bold]{100 * result['suite_means'][p][suite_name]:.1f} %"
+                                                    for p in policy])
+    console.print(table)
+    console.print(f"written: {out / 'eval.md'}, {out / 'eval.json'}")
 
 
 @train_app.command("sft")
 def train_sft_cmd(
-    data: Path = typer.Option(..., help="the *_meta.json written by `viragent export`"),
+    data: list[str] = typer.Option(..., help="a *_meta.json from `viragent export` or `viragent screens`; "
+                                         "repeat the option to mix datasets, META:R overrides its repeat_time "
+                                         "(0.25 keeps a quarter, 2 doubles it)"),
     init: str = typer.Option("tiny", help="a preset (random init) or a checkpoint directory"),
     out: Path = typer.Option(Path("checkpoints/sft"), help="checkpoints; an existing one is resumed"),
     steps: int = typer.Option(1000),
@@ -229,6 +266,24 @@ def model_params_cmd():
         card = PUBLISHED[name][2] if name in PUBLISHED else None
         cells = [fmt(counts[k]) + (f" [{fmt(card[i])}]" if card else "") for i, k in enumerate(("vit", "mlp", "llm"))]
         table.add_row(name, *cells, fmt(sum(counts.values())))
+    console.print(table)
+
+
+@model_app.command("list")
+def model_list_cmd():
+    """Trained checkpoints installed with viragent (usable as --policy internvl:NAME)."""
+    import json
+
+    from viragent.model.loading import shipped_checkpoints
+
+    table = Table(title="shipped checkpoints")
+    for col in ("name", "size", "trained", "path"):
+        table.add_column(col)
+    for name, directory in shipped_checkpoints().items():
+        meta = json.loads((directory / "viragent.json").read_text()) if (directory / "viragent.json").exists() else {}
+        size = sum(f.stat().st_size for f in directory.iterdir()) / 1e6
+        table.add_row(name, f"{size:.1f} MB", f"{meta.get('steps_done', '?')} steps from {meta.get('init', '?')}",
+                      str(directory))
     console.print(table)
 
 

@@ -18,6 +18,8 @@ from .summary import summary_table
 
 TRAIN_SEED_START = 100_000
 EVAL_SEED_START = 0
+# Step limits that leave the expert room (MiniWoB's longest task takes 5 steps, BabyAI's up to ~40).
+SUITE_MAX_STEPS = {"miniwob": 15, "desktop": 15, "babyai": 64}
 
 
 def suite_env_ids(suite: str, tasks: list[str] | None = None) -> list[str]:
@@ -56,3 +58,43 @@ def evaluate(policy_spec: str, env_ids: list[str], episodes: int, out: str | Pat
     (out / "eval.json").write_text(json.dumps(table, indent=2))
     console.print(summary_table(result.rows, title=f"eval {policy_spec}"))
     return table
+
+
+def _slug(policy_spec: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in policy_spec.replace("internvl:", ""))[-60:]
+
+
+def compare(policy_specs: list[str], env_ids: list[str], episodes: int, out: str | Path,
+            seed: int = EVAL_SEED_START, max_steps: int | None = None, console: Console | None = None) -> dict:
+    """Several policies on the same held-out seeds: one column each, plus each suite's mean.
+
+    Each policy's own run and table go to OUT/<policy>/; the comparison to OUT/eval.md and OUT/eval.json.
+    `max_steps` None: each suite's SUITE_MAX_STEPS.
+    """
+    console = console or Console()
+    out = Path(out)
+    columns = {}
+    for spec in policy_specs:
+        rows = []
+        for suite in dict.fromkeys(parse_env_id(e)[0] for e in env_ids):
+            ids = [e for e in env_ids if parse_env_id(e)[0] == suite]
+            limit = max_steps or SUITE_MAX_STEPS.get(suite, 30)
+            table = evaluate(spec, ids, episodes, out / _slug(spec) / suite, seed=seed, max_steps=limit,
+                             console=console)
+            rows += table["rows"]
+        columns[spec] = {r["env"]: r["success"] for r in rows}
+    suites = list(dict.fromkeys(parse_env_id(e)[0] for e in env_ids))
+    means = {spec: {s: sum(v for e, v in col.items() if e.startswith(s + "/")) /
+                    max(1, sum(e.startswith(s + "/") for e in col)) for s in suites} for spec, col in columns.items()}
+    header = "| env | " + " | ".join(f"`{p}`" for p in policy_specs) + " |"
+    lines = [header, "|---|" + "---:|" * len(policy_specs)]
+    lines += [f"| {e} | " + " | ".join(f"{100 * columns[p][e]:.0f} %" for p in policy_specs) + " |" for e in env_ids]
+    lines += [f"| **{s} mean** | " + " | ".join(f"**{100 * means[p][s]:.1f} %**" for p in policy_specs) + " |"
+              for s in suites]
+    result = {"policies": policy_specs, "seeds": [seed, seed + episodes - 1], "episodes_per_env": episodes,
+              "success": columns, "suite_means": means}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "eval.md").write_text(f"Success on held-out seeds {seed}..{seed + episodes - 1} ({episodes} episodes "
+                                 f"per task)\n\n" + "\n".join(lines) + "\n")
+    (out / "eval.json").write_text(json.dumps(result, indent=2))
+    return result

@@ -12,9 +12,9 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-from viragent.environments import Observation
+from viragent.environments import ExpertStuck, Observation
 from viragent.tools import (
-    ActionParseError, Click, Drop, Forward, Key, Pickup, Toggle, TurnLeft, TurnRight, Type, get_codec,
+    ActionParseError, Click, Drop, Fail, Forward, Key, Pickup, Toggle, TurnLeft, TurnRight, Type, get_codec,
 )
 
 
@@ -59,7 +59,10 @@ class ExpertPolicy:
             raise TypeError(f"{type(self._env).__name__} has no expert_action(); the expert policy needs one")
 
     def act(self, observation: Observation, history: list[str]) -> PolicyOutput:
-        action = self._env.expert_action()
+        try:
+            action = self._env.expert_action()
+        except ExpertStuck as exc:  # one unusual seed ends its episode as a recorded failure, not the run
+            action = Fail(reason=str(exc))
         return PolicyOutput(action, self.codec.encode(action))
 
 
@@ -95,7 +98,7 @@ class RandomPolicy:
 
 
 def make_policy(spec: str, seed: int = 0) -> Policy:
-    """'expert', 'random', or 'internvl:<preset|dir>' (a preset gets random weights)."""
+    """'expert', 'random', or 'internvl:<preset|shipped name|dir>' (a preset gets random weights)."""
     if spec == "expert":
         return ExpertPolicy()
     if spec == "random":
@@ -104,4 +107,5 @@ def make_policy(spec: str, seed: int = 0) -> Policy:
         from .internvl_policy import InternVLPolicy  # torch and transformers load only when asked for
 
         return InternVLPolicy.from_spec(spec.split(":", 1)[1], seed=seed)
-    raise ValueError(f"unknown policy {spec!r}; use expert, random or internvl:<preset|checkpoint dir>")
+    raise ValueError(f"unknown policy {spec!r}; use expert, random or internvl:<preset|shipped name|checkpoint dir> "
+                     "(e.g. internvl:viragent-tiny)")

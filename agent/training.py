@@ -13,19 +13,21 @@ from rich.console import Console
 
 from viragent.model.train.sft import SFTConfig, train_sft
 
-from .datasets import load_sft
+from .datasets import load_mixture
 from .evaluation import EVAL_SEED_START, evaluate
 from .internvl_policy import InternVLPolicy
 
 
-def sft_from_data(init: str, data_meta: str | Path, config: SFTConfig, eval_env_ids: list[str] | None = None,
+def sft_from_data(init: str, data: list[str] | str | Path, config: SFTConfig, eval_env_ids: list[str] | None = None,
                   eval_episodes: int = 10, device: str | None = None, console: Console | None = None) -> dict:
-    """Fine-tune `init` (a preset or checkpoint dir) on an exported dataset; evaluate every eval_every steps."""
+    """Fine-tune `init` (a preset or checkpoint dir) on exported datasets (`META[:REPEAT]` each); evaluate in
+    real envs every eval_every steps."""
     console = console or Console()
     policy = InternVLPolicy.from_spec(init, seed=config.seed, device=device)
-    samples = load_sft(data_meta)
+    data = [str(data)] if isinstance(data, (str, Path)) else [str(d) for d in data]
+    samples = load_mixture(data, seed=config.seed)
     if not samples:
-        raise ValueError(f"{data_meta} names no samples; export a run with successful episodes first")
+        raise ValueError(f"{', '.join(data)} name no samples; export a run with successful episodes first")
     console.print(f"sft: {len(samples)} samples, init {init}, {config.steps} steps of {config.batch_size}")
 
     def evaluate_in_envs(model, step: int) -> dict:
@@ -37,4 +39,4 @@ def sft_from_data(init: str, data_meta: str | Path, config: SFTConfig, eval_env_
 
     hook = evaluate_in_envs if eval_env_ids else None
     return train_sft(policy.engine.model, policy.engine.processor, samples, config, evaluate=hook,
-                     meta={"init": init, "data": str(data_meta), "processor": policy.processor_settings()})
+                     meta={"init": init, "data": data, "processor": policy.processor_settings()})

@@ -7,7 +7,7 @@ Importing this package registers the suites (`viragent tasks`) and the Gymnasium
 import gymnasium as gym
 
 from .core import (
-    SUITES, ExpertUnavailable, Observation, Suite, TaskNotFound, make_env, parse_env_id, register_suite,
+    SUITES, ExpertStuck, ExpertUnavailable, Observation, Suite, TaskNotFound, make_env, parse_env_id, register_suite,
 )
 from .browser import BrowserCrashed, BrowserEnv, BrowserNotFound, MiniWoBEnv, miniwob_tasks
 
@@ -109,5 +109,5 @@ def _register_gym_ids() -> None:
 
 _register_gym_ids()
 
-__all__ = ["SUITES", "ExpertUnavailable", "Observation", "Suite", "TaskNotFound", "make_env", "parse_env_id",
+__all__ = ["SUITES", "ExpertStuck", "ExpertUnavailable", "Observation", "Suite", "TaskNotFound", "make_env", "parse_env_id",
            "register_suite", "BrowserCrashed", "BrowserEnv", "BrowserNotFound", "MiniWoBEnv", "miniwob_tasks"]

@@ -62,6 +62,10 @@ class ExpertUnavailable(RuntimeError):
     """This task has no scripted expert; use another policy or a task listed in the message."""
 
 
+class ExpertStuck(RuntimeError):
+    """The expert exists but cannot act in this state (its target is missing or hidden on this seed)."""
+
+
 @dataclass
 class Suite:
     """A family of tasks: `name/task` ids, a factory that builds one env, and the tasks with an expert."""

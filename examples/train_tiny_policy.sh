@@ -1,16 +1,27 @@
 #!/usr/bin/env bash
-# The whole learning loop on one 2-core machine: expert demonstrations -> InternVL SFT data -> SFT of the
-# tiny preset -> evaluation on held-out seeds. Training seeds start at 100000, evaluation seeds at 0.
-#   bash examples/train_tiny_policy.sh [WORK_DIR] [STEPS]
+# The shipped tiny policy, end to end on one 2-core machine: expert demonstrations of all three env
+# families -> InternVL SFT data -> stage `pretrained` (generated grounding/reading screens) -> stage
+# `instruct` (the demonstrations, with some screens mixed in) -> evaluation on held-out seeds.
+# Training seeds start at 100000, evaluation seeds at 0.
+#   bash examples/train_tiny_policy.sh [WORK_DIR]        (PRE_STEPS, INS_STEPS override the schedule)
 set -euo pipefail
 WORK=${1:-runs/tiny-policy}
-STEPS=${2:-3000}
+PRE_STEPS=${PRE_STEPS:-1500}
+INS_STEPS=${INS_STEPS:-4500}
+BINS=32  # click coordinates snapped to 32 cells per axis: 32 number tokens per axis to learn, not 1001
 V=${VIRAGENT:-.venv/bin/viragent}
 mkdir -p "$WORK"
-[ -d "$WORK/demos-miniwob" ] || $V collect --suite miniwob --episodes 40 --out "$WORK/demos-miniwob"
-[ -d "$WORK/demos-babyai" ] || $V collect --suite babyai --episodes 40 --max-steps 64 --out "$WORK/demos-babyai"
-$V export "$WORK/demos-miniwob" "$WORK/demos-babyai" --out "$WORK/data"
-$V train sft --data "$WORK/data/viragent_sft_meta.json" --init tiny --steps "$STEPS" --batch-size 16 \
-  --lr 1e-3 --warmup 100 --out "$WORK/sft"
-$V eval --policy "internvl:$WORK/sft/final" --suite miniwob --episodes 20 --out "$WORK/eval-miniwob"
-$V eval --policy "internvl:$WORK/sft/final" --suite babyai --episodes 20 --max-steps 64 --out "$WORK/eval-babyai"
+[ -d "$WORK/demos-miniwob" ] || $V collect --suite miniwob --episodes 150 --out "$WORK/demos-miniwob"
+[ -d "$WORK/demos-babyai" ] || $V collect --suite babyai --episodes 150 --max-steps 64 --out "$WORK/demos-babyai"
+[ -d "$WORK/demos-desktop" ] || $V collect --suite desktop --episodes 40 --out "$WORK/demos-desktop"
+for suite in miniwob babyai desktop; do
+  $V export "$WORK/demos-$suite" --bins $BINS --out "$WORK/data" --name "$suite"
+done
+[ -f "$WORK/screens/viragent_screens_meta.json" ] || $V screens --samples 30000 --bins $BINS --out "$WORK/screens"
+$V train sft --init tiny --data "$WORK/screens/viragent_screens_meta.json" \
+  --steps "$PRE_STEPS" --batch-size 16 --lr 1e-3 --warmup 100 --out "$WORK/pretrained"
+$V train sft --init "$WORK/pretrained/final" \
+  --data "$WORK/data/miniwob_meta.json:2" --data "$WORK/data/babyai_meta.json" --data "$WORK/data/desktop_meta.json:2" \
+  --data "$WORK/screens/viragent_screens_meta.json:0.15" \
+  --steps "$INS_STEPS" --batch-size 16 --lr 1e-3 --warmup 100 --out "$WORK/instruct"
+echo "checkpoint: $WORK/instruct/final  (evaluate: bash examples/eval_policy.sh internvl:$WORK/instruct/final)"

@@ -23,9 +23,33 @@ class UnknownCheckpointLayout(ValueError):
     """A directory whose config.json is neither InternVL-HF (`internvl`) nor original (`internvl_chat`)."""
 
 
+# Checkpoints trained by this project and installed with it (package data): name -> directory.
+SHIPPED_DIR = Path(__file__).parent / "weights"
+
+
+def shipped_checkpoints() -> dict[str, Path]:
+    """Trained checkpoints that come with the package, e.g. {'viragent-tiny': .../model/weights/viragent-tiny}."""
+    if not SHIPPED_DIR.is_dir():
+        return {}
+    return {d.name: d for d in sorted(SHIPPED_DIR.iterdir()) if (d / "config.json").exists()}
+
+
+def resolve_checkpoint(spec: str | Path) -> Path:
+    """A shipped checkpoint's name or a directory -> the directory (CheckpointNotFound names the choices)."""
+    shipped = shipped_checkpoints()
+    if str(spec) in shipped:
+        return shipped[str(spec)]
+    directory = Path(spec)
+    if not directory.is_dir():
+        raise _not_found(str(spec))
+    return directory
+
+
 def _not_found(name: str) -> CheckpointNotFound:
+    shipped = ", ".join(shipped_checkpoints()) or "none installed"
     return CheckpointNotFound(
-        f"{name!r} is not a preset ({', '.join(PRESETS)}) nor a local directory. viragent never downloads "
+        f"{name!r} is not a preset ({', '.join(PRESETS)}), a shipped checkpoint ({shipped}) nor a local directory. "
+        "viragent never downloads "
         f"weights: on a machine with network run `huggingface-cli download {name} --local-dir DIR` (the "
         "'-HF' repos or the original OpenGVLab ones both work), copy DIR here and pass its path.")
 
@@ -124,10 +148,8 @@ def checkpoint_layout(directory: Path) -> str:
 
 
 def load_pretrained(path: str | Path, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu"):
-    """(model, tokenizer, layout) from a local directory of any of the three layouts."""
-    directory = Path(path)
-    if not directory.is_dir():
-        raise _not_found(str(path))
+    """(model, tokenizer, layout) from a shipped checkpoint's name or a local directory of any of the three layouts."""
+    directory = resolve_checkpoint(path)
     layout = checkpoint_layout(directory)
     tokenizer = AutoTokenizer.from_pretrained(directory)
     if layout in ("hf", "viragent"):
@@ -153,15 +175,42 @@ def load_pretrained(path: str | Path, dtype: torch.dtype = torch.float32, device
     return model.to(device).eval(), tokenizer, layout
 
 
+def sincos_position_embedding(grid: int, dim: int) -> torch.Tensor:
+    """(1 + grid*grid, dim) fixed 2-D sine-cosine positions (MAE's), a zero row first for the CLS token."""
+    quarter = dim // 4
+    omega = 1.0 / 10000 ** (torch.arange(quarter, dtype=torch.float64) / quarter)
+    rows, cols = torch.meshgrid(torch.arange(grid, dtype=torch.float64), torch.arange(grid, dtype=torch.float64),
+                                indexing="ij")
+    parts = []
+    for coord in (rows.reshape(-1), cols.reshape(-1)):
+        angles = coord[:, None] * omega[None, :]
+        parts += [angles.sin(), angles.cos()]
+    table = torch.cat(parts, dim=1)
+    table = torch.nn.functional.pad(table, (0, dim - table.shape[1]))  # dim not divisible by 4
+    return torch.cat([torch.zeros(1, dim, dtype=torch.float64), table]).float()
+
+
 def build_random(preset: str, tokenizer, seed: int = 0, dtype: torch.dtype = torch.float32,
                  device: str | torch.device = "cpu"):
-    """A random-weight model of a preset, its <IMG_CONTEXT> id taken from `tokenizer`."""
+    """A random-weight model of a preset, its <IMG_CONTEXT> id taken from `tokenizer`.
+
+    transformers initialises the ViT's learned position embeddings to zeros, which is right for loading
+    weights and wrong for training from scratch: with them zero no visual token knows where it is (the LLM's
+    RoPE is relative, and the prompt's length varies), and a policy trained from this init clicks at the
+    same spot on every screen. We start them as 2-D sine-cosine positions, as MAE does; they stay trainable.
+    """
     token_id = tokenizer.convert_tokens_to_ids("<IMG_CONTEXT>")
     config = preset_config(preset, image_token_id=token_id)
     config.text_config.vocab_size = max(config.text_config.vocab_size, len(tokenizer))
     torch.manual_seed(seed)
     with torch.device(device):
         model = InternVLForConditionalGeneration(config)
+    embeddings = model.model.vision_tower.embeddings
+    if embeddings.position_embeddings is not None:
+        vision = config.vision_config
+        grid = vision.image_size[0] // vision.patch_size[0]
+        with torch.no_grad():
+            embeddings.position_embeddings.copy_(sincos_position_embedding(grid, vision.hidden_size)[None])
     return model.to(dtype).eval()
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
+from viragent.environments.core import ExpertStuck
 from viragent.tools import Click, Done, Key, Type
 
 # One round trip: every element in the task area with its box, a hit-tested click point, text and state.
@@ -46,10 +47,6 @@ _SNAPSHOT_JS = r"""([W, H]) => {
     pushed: (typeof buttonsPushed !== 'undefined') ? buttonsPushed.length : null,
   };
 }"""
-
-
-class ExpertStuck(RuntimeError):
-    """The page is not in a state the expert understands (its target is missing or hidden)."""
 
 
 class Page:

@@ -59,13 +59,16 @@ def encode_sample(sample: dict, processor: InternVLChatProcessor, image_cache: d
     tok = processor.tokenizer
     images = sample["image"] if isinstance(sample["image"], list) else [sample["image"]]
     tiles = []
-    for path in images:
-        if image_cache is not None and path in image_cache:
-            tiles.append(image_cache[path])
+    for image in images:  # a path (cached: screens repeat across steps) or an in-memory PIL image
+        if isinstance(image, Image.Image):
+            tiles.append(normalize_tiles(processor.tiles(image)))
             continue
-        t = normalize_tiles(processor.tiles(Image.open(path)))
+        if image_cache is not None and image in image_cache:
+            tiles.append(image_cache[image])
+            continue
+        t = normalize_tiles(processor.tiles(Image.open(image)))
         if image_cache is not None:
-            image_cache[path] = t
+            image_cache[image] = t
         tiles.append(t)
     human, gpt = sample["conversations"][0]["value"], sample["conversations"][1]["value"]
     prompt = processor.prompt(human, [t.shape[0] for t in tiles])
@@ -141,6 +144,7 @@ def train_sft(model, processor: InternVLChatProcessor, samples: list[dict], conf
         optimizer.load_state_dict(state["optimizer"])
         start, history = state["step"], state["history"]
     rng = random.Random(config.seed)
+    started = time.perf_counter()
     cache: dict = {}  # image path -> its tiles: screens repeat across steps
     model.train()
     progress = Progress(TextColumn("[bold]sft"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
@@ -186,6 +190,8 @@ def train_sft(model, processor: InternVLChatProcessor, samples: list[dict], conf
     model.eval()
     final = save_checkpoint(model, processor.tokenizer, out / "final",
                             {**(meta or {}), "sft": asdict(config), "steps_done": config.steps,
+                             "wall_s_last_session": round(time.perf_counter() - started, 1),
+                             "device": str(device), "torch_threads": torch.get_num_threads(),
                              "final_loss": history[-1]["loss"] if history else None})
     (out / "history.json").write_text(json.dumps(history, indent=1))
     return {"checkpoint": str(final), "history": history}

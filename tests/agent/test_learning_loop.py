@@ -32,12 +32,17 @@ def test_collect_export_train_eval(tmp_path):
     assert r.exit_code == 0, r.output
     assert (ckpt / "final" / "viragent.json").exists()
 
-    r = runner.invoke(app, ["eval", "--policy", f"internvl:{ckpt / 'final'}", "--env", "miniwob/click-test",
+    trained = f"internvl:{ckpt / 'final'}"
+    r = runner.invoke(app, ["eval", "--policy", trained, "--policy", "expert", "--env", "miniwob/click-test",
                             "--episodes", "2", "--max-steps", "2", "--out", str(ev)])
     assert r.exit_code == 0, r.output
     table = json.loads((ev / "eval.json").read_text())
-    assert table["seeds"] == [0, 1] and table["rows"][0]["env"] == "miniwob/click-test"
-    assert "| miniwob/click-test |" in (ev / "eval.md").read_text()
+    assert table["seeds"] == [0, 1] and table["policies"] == [trained, "expert"]
+    assert table["success"]["expert"] == {"miniwob/click-test": 1.0}  # the ceiling column
+    assert 0.0 <= table["success"][trained]["miniwob/click-test"] <= 1.0
+    assert table["suite_means"]["expert"]["miniwob"] == 1.0
+    markdown = (ev / "eval.md").read_text()
+    assert "| miniwob/click-test |" in markdown and "| **miniwob mean** |" in markdown
 
 
 def test_export_filters(tmp_path):

@@ -113,3 +113,22 @@ def test_published_presets_match_the_model_cards(name):
         assert abs(counts[part] / expected - 1) < 0.01, (name, part, counts[part], expected)
     config = preset_config(name)
     assert config.image_token_id == 151671 and config.image_seq_length == 256
+
+
+def test_random_init_gives_every_patch_its_own_position():
+    """transformers zero-inits the ViT position table; from scratch that leaves tokens without a position."""
+    from viragent.model.tokenizer import train_tokenizer
+
+    model = build_random("tiny", train_tokenizer(["click(x=1, y=2)"] * 10, vocab_size=300))
+    table = model.model.vision_tower.embeddings.position_embeddings[0, 1:]
+    assert torch.unique(table, dim=0).shape[0] == table.shape[0]  # 256 patches, 256 distinct rows
+
+
+def test_shipped_checkpoint_resolves_by_name_and_unknown_names_list_choices():
+    from viragent.model.loading import resolve_checkpoint, shipped_checkpoints
+
+    shipped = shipped_checkpoints()
+    assert "viragent-tiny" in shipped  # the trained policy is package data
+    assert resolve_checkpoint("viragent-tiny") == shipped["viragent-tiny"]
+    with pytest.raises(CheckpointNotFound, match="viragent-tiny"):
+        resolve_checkpoint("viragent-huge")

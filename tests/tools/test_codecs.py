@@ -121,3 +121,15 @@ def test_json_booleans_and_python_booleans_both_parse():
 def test_json_codec_reports_bad_json():
     assert isinstance(JSONCodec().parse("{not json"), ActionParseError)
     assert isinstance(JSONCodec().parse(json.dumps({"type": "click", "x": 2, "y": 0})), ActionParseError)
+
+
+def test_bins_snap_coordinates_to_cell_centres_and_still_parse():
+    codec = InternVLCodec(bins=32)
+    assert codec.encode(Click(x=0.0, y=1.0)) == "click(x=16, y=984)"
+    assert codec.encode(Click(x=0.523, y=0.117)) == "click(x=516, y=109)"
+    values = {codec.snap(i / 997) for i in range(998)}
+    assert len(values) == 32  # 32 numbers per axis to learn, not 1001
+    back = codec.parse(codec.encode(Click(x=0.3, y=0.7)))
+    assert abs(back.x - 0.3) <= 0.5 / 32 and abs(back.y - 0.7) <= 0.5 / 32
+    with pytest.raises(ValueError, match="bins must be"):
+        InternVLCodec(bins=0)
