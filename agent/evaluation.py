@@ -6,6 +6,7 @@ the two never overlap unless a user asks for it. `evaluate` writes its table as 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def evaluate(policy_spec: str, env_ids: list[str], episodes: int, out: str | Pat
     result = run_episodes(config, console=console, show_progress=show_progress, policy=policy)
     table = {"policy": policy_spec, "seeds": [seed, seed + episodes - 1], "episodes_per_env": episodes,
              "rows": result.rows}
-    lines = [f"| env | success | episodes | mean steps |", "|---|---:|---:|---:|"]
+    lines = ["| env | success | episodes | mean steps |", "|---|---:|---:|---:|"]
     lines += [f"| {r['env']} | {100 * r['success']:.1f} % | {r['episodes']} | {r['mean_steps']:.2f} |" for r in result.rows]
     out.mkdir(parents=True, exist_ok=True)
     (out / "eval.md").write_text(f"Policy `{policy_spec}`, seeds {seed}..{seed + episodes - 1}\n\n" + "\n".join(lines) + "\n")
@@ -62,6 +63,34 @@ def evaluate(policy_spec: str, env_ids: list[str], episodes: int, out: str | Pat
 
 def _slug(policy_spec: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in policy_spec.replace("internvl:", ""))[-60:]
+
+
+def _fingerprint(spec: str) -> str:
+    """What a policy spec stands for right now: a checkpoint's weights change under the same name."""
+    if not spec.startswith("internvl:"):
+        return spec
+    from viragent.model.loading import CheckpointNotFound, resolve_checkpoint
+
+    try:
+        directory = resolve_checkpoint(spec.split(":", 1)[1])
+    except CheckpointNotFound:
+        return spec  # a preset: random weights, fixed by the seed
+    digest = hashlib.sha1()
+    for f in sorted(directory.glob("*.safetensors")):
+        digest.update(f.read_bytes())
+    return f"{spec}@{digest.hexdigest()[:16]}"
+
+
+def _finished(where: Path, spec: str, env_ids: list[str], seed: int, episodes: int) -> dict | None:
+    """The table of an earlier identical evaluation in `where` (same policy weights, seeds, envs), or None."""
+    try:
+        table = json.loads((where / "eval.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    same = (table.get("policy") == spec and table.get("seeds") == [seed, seed + episodes - 1]
+            and table.get("fingerprint") == _fingerprint(spec)
+            and [r["env"] for r in table.get("rows", [])] == env_ids)
+    return table if same else None
 
 
 def compare(policy_specs: list[str], env_ids: list[str], episodes: int, out: str | Path,
@@ -76,14 +105,20 @@ def compare(policy_specs: list[str], env_ids: list[str], episodes: int, out: str
     columns = {}
     for spec in policy_specs:
         rows = []
-        for suite in dict.fromkeys(parse_env_id(e)[0] for e in env_ids):
-            ids = [e for e in env_ids if parse_env_id(e)[0] == suite]
+        for suite in dict.fromkeys(parse_env_id(e)[0].name for e in env_ids):
+            ids = [e for e in env_ids if parse_env_id(e)[0].name == suite]
             limit = max_steps or SUITE_MAX_STEPS.get(suite, 30)
-            table = evaluate(spec, ids, episodes, out / _slug(spec) / suite, seed=seed, max_steps=limit,
-                             console=console)
+            where = out / _slug(spec) / suite
+            table = _finished(where, spec, ids, seed, episodes)
+            if table is None:
+                table = evaluate(spec, ids, episodes, where, seed=seed, max_steps=limit, console=console)
+                table["fingerprint"] = _fingerprint(spec)
+                (where / "eval.json").write_text(json.dumps(table, indent=2))
+            else:  # the same policy on the same seeds already ran into this folder: reuse, don't re-run
+                console.print(f"reusing {where / 'eval.json'}")
             rows += table["rows"]
         columns[spec] = {r["env"]: r["success"] for r in rows}
-    suites = list(dict.fromkeys(parse_env_id(e)[0] for e in env_ids))
+    suites = list(dict.fromkeys(parse_env_id(e)[0].name for e in env_ids))
     means = {spec: {s: sum(v for e, v in col.items() if e.startswith(s + "/")) /
                     max(1, sum(e.startswith(s + "/") for e in col)) for s in suites} for spec, col in columns.items()}
     header = "| env | " + " | ".join(f"`{p}`" for p in policy_specs) + " |"

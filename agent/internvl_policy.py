@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import random
 from functools import lru_cache
-from pathlib import Path
 
 from viragent.environments import Observation
 from viragent.model.config import PRESETS, tokens_per_tile

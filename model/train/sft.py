@@ -78,15 +78,55 @@ def encode_sample(sample: dict, processor: InternVLChatProcessor, image_cache: d
             "pixel_values": torch.cat(tiles)}
 
 
+def _token_weights(labels: list[int]) -> list[float]:
+    """Square averaging per token: 1/sqrt(N) on each of a sample's N supervised tokens (as the next-token
+    target, so aligned with labels[1:]), 0 elsewhere."""
+    n = sum(label != IGNORE for label in labels)
+    return [0.0 if label == IGNORE else n ** -0.5 for label in labels]
+
+
 def collate(encoded: list[dict], pad_id: int) -> dict:
+    """One sample per row, right-padded."""
     width = max(len(e["input_ids"]) for e in encoded)
     input_ids = torch.full((len(encoded), width), pad_id, dtype=torch.long)
     labels = torch.full((len(encoded), width), IGNORE, dtype=torch.long)
+    weights = torch.zeros((len(encoded), width))
     mask = torch.zeros((len(encoded), width), dtype=torch.long)
     for row, e in enumerate(encoded):
         n = len(e["input_ids"])
         input_ids[row, :n], labels[row, :n], mask[row, :n] = torch.tensor(e["input_ids"]), torch.tensor(e["labels"]), 1
-    return {"input_ids": input_ids, "labels": labels, "attention_mask": mask,
+        weights[row, :n] = torch.tensor(_token_weights(e["labels"]))
+    return {"input_ids": input_ids, "labels": labels, "attention_mask": mask, "weights": weights,
+            "pixel_values": torch.cat([e["pixel_values"] for e in encoded])}
+
+
+def collate_packed(encoded: list[dict], pad_id: int, row_tokens: int) -> dict:
+    """Several samples per row, in order, each row at most `row_tokens` long (a longer sample gets its own).
+
+    position_ids restart at 0 for every sample and attention_mask is left out: transformers then builds a
+    block-diagonal causal mask from the position ids, so packed samples never see each other. Images stay in
+    sample order, which is the order their <IMG_CONTEXT> runs appear in the flattened batch.
+    """
+    rows: list[list[dict]] = [[]]
+    for e in encoded:
+        if rows[-1] and sum(len(x["input_ids"]) for x in rows[-1]) + len(e["input_ids"]) > row_tokens:
+            rows.append([])
+        rows[-1].append(e)
+    width = max(sum(len(x["input_ids"]) for x in row) for row in rows)
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)
+    weights = torch.zeros((len(rows), width))
+    position_ids = torch.zeros((len(rows), width), dtype=torch.long)
+    for r, row in enumerate(rows):
+        at = 0
+        for e in row:
+            n = len(e["input_ids"])
+            input_ids[r, at:at + n], labels[r, at:at + n] = torch.tensor(e["input_ids"]), torch.tensor(e["labels"])
+            weights[r, at:at + n] = torch.tensor(_token_weights(e["labels"]))
+            position_ids[r, at:at + n] = torch.arange(n)
+            at += n
+        position_ids[r, at:] = torch.arange(width - at)  # the padding is one more (unsupervised) sequence
+    return {"input_ids": input_ids, "labels": labels, "position_ids": position_ids, "weights": weights,
             "pixel_values": torch.cat([e["pixel_values"] for e in encoded])}
 
 
@@ -106,6 +146,7 @@ class SFTConfig:
     save_every: int = 250
     eval_every: int = 0  # 0: no in-training evaluation
     log_every: int = 10
+    pack_tokens: int = 0  # > 0: pack each micro-batch into rows of at most this many tokens (no padding waste)
 
 
 def cosine_lr(step: int, config: SFTConfig) -> float:
@@ -116,15 +157,21 @@ def cosine_lr(step: int, config: SFTConfig) -> float:
 
 
 def micro_batch_loss_terms(model, batch: dict, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(sum of w * CE, sum of w) over the micro-batch's supervised tokens, w the square-averaging weights."""
     dtype = next(model.parameters()).dtype
+    inputs = {"input_ids": batch["input_ids"].to(device), "pixel_values": batch["pixel_values"].to(device, dtype)}
+    if "position_ids" in batch:  # packed rows: no attention_mask, so transformers masks per sample
+        inputs["position_ids"] = batch["position_ids"].to(device)
+    else:
+        inputs["attention_mask"] = batch["attention_mask"].to(device)
+    # use_cache=False: with a cache object transformers would not look for packed sequences.
     with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
-        logits = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device),
-                       pixel_values=batch["pixel_values"].to(device, dtype)).logits
+        logits = model(**inputs, use_cache=False).logits
     labels = batch["labels"].to(device)[:, 1:]  # position t predicts token t+1
-    logits = logits[:, :-1].float()
-    mask = labels != IGNORE
-    token_losses = torch.nn.functional.cross_entropy(logits.transpose(1, 2), labels.clamp(min=0), reduction="none")
-    return square_averaged_loss_terms(token_losses * mask, mask)
+    weights = batch["weights"].to(device)[:, 1:]
+    token_losses = torch.nn.functional.cross_entropy(logits[:, :-1].float().transpose(1, 2), labels.clamp(min=0),
+                                                     reduction="none")
+    return (weights * token_losses).sum(), weights.sum()
 
 
 def train_sft(model, processor: InternVLChatProcessor, samples: list[dict], config: SFTConfig,
@@ -157,9 +204,11 @@ def train_sft(model, processor: InternVLChatProcessor, samples: list[dict], conf
             rng.seed(config.seed * 1_000_003 + step)
             order = [rng.randrange(len(samples)) for _ in range(config.batch_size)]
             encoded = [encode_sample(samples[i], processor, cache) for i in order]
-            micro = [collate(encoded[k:k + config.micro_batch], processor.tokenizer.pad_token_id)
+            pad = processor.tokenizer.pad_token_id
+            micro = [collate_packed(encoded[k:k + config.micro_batch], pad, config.pack_tokens) if config.pack_tokens
+                     else collate(encoded[k:k + config.micro_batch], pad)
                      for k in range(0, len(encoded), config.micro_batch)]
-            denominator = sum(square_average_denominator(m["labels"][:, 1:] != IGNORE) for m in micro)
+            denominator = sum(m["weights"][:, 1:].sum() for m in micro)  # sum_i sqrt(N_i) over the whole batch
             for group in optimizer.param_groups:
                 group["lr"] = cosine_lr(step, config)
             optimizer.zero_grad(set_to_none=True)

@@ -27,7 +27,8 @@ def test_unknown_policy_is_a_clear_error(tmp_path):
 
 def test_run_then_report(tmp_path):
     out = tmp_path / "cli"
-    result = runner.invoke(app, ["run", "--env", "miniwob/click-test", "--episodes", "2", "--out", str(out), "--quiet"])
+    result = runner.invoke(app, ["run", "--env", "miniwob/click-test", "--policy", "expert", "--episodes", "2",
+                                 "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
     assert "100.0 %" in result.output and "report.html" in result.output
     (out / "report.html").unlink()
@@ -66,3 +67,15 @@ def test_hub_id_policy_is_a_clear_error(tmp_path):
     result = runner.invoke(app, ["run", "--env", "miniwob/click-test", "--policy", "internvl:OpenGVLab/InternVL3_5-1B-HF",
                                  "--out", str(tmp_path / "x")])
     assert result.exit_code == 2 and "never downloads weights" in result.output
+
+
+def test_run_defaults_to_the_shipped_policy(tmp_path):
+    from viragent.agent import load_run
+
+    out = tmp_path / "default"
+    result = runner.invoke(app, ["run", "--env", "miniwob/click-test", "--episodes", "1", "--max-steps", "2",
+                                 "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    run = load_run(out)
+    assert run.manifest["config"]["policy"] == "internvl:viragent-tiny"
+    assert all(t for t in run.steps.column("raw_text").to_pylist())  # the model's own text, logged

@@ -43,6 +43,12 @@ def test_collect_export_train_eval(tmp_path):
     assert table["suite_means"]["expert"]["miniwob"] == 1.0
     markdown = (ev / "eval.md").read_text()
     assert "| miniwob/click-test |" in markdown and "| **miniwob mean** |" in markdown
+    # Asking again with one more policy re-runs only the new one; the others' finished tables are reused.
+    r = runner.invoke(app, ["eval", "--policy", trained, "--policy", "expert", "--policy", "random", "--env",
+                            "miniwob/click-test", "--episodes", "2", "--max-steps", "2", "--out", str(ev)])
+    assert r.exit_code == 0, r.output
+    assert r.output.count("reusing") == 2
+    assert json.loads((ev / "eval.json").read_text())["policies"] == [trained, "expert", "random"]
 
 
 def test_export_filters(tmp_path):

@@ -29,7 +29,7 @@ def test_vector_rollouts_match_sequential_runs_step_for_step(tmp_path):
 
 
 def test_cli_num_envs(tmp_path):
-    result = CliRunner().invoke(app, ["run", "--env", "babyai/goto", "--episodes", "3", "--num-envs", "2",
+    result = CliRunner().invoke(app, ["run", "--env", "babyai/goto", "--policy", "expert", "--episodes", "3", "--num-envs", "2",
                                       "--max-steps", "64", "--out", str(tmp_path / "v")])
     assert result.exit_code == 0, result.output
     assert "100.0 %" in result.output and load_run(tmp_path / "v").episodes.num_rows == 3

@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -135,7 +134,7 @@ def _run_cli(args, **kw):
 
 def test_a_killed_run_loses_at_most_the_step_in_flight_and_resumes(tmp_path):
     out = tmp_path / "killed"
-    args = ["run", "--env", "miniwob/login-user", "--episodes", "6", "--out", str(out), "--quiet", "--checkpoint"]
+    args = ["run", "--env", "miniwob/login-user", "--policy", "expert", "--episodes", "6", "--out", str(out), "--quiet", "--checkpoint"]
     proc = _run_cli(args, start_new_session=True)
     deadline = time.time() + 120
     while time.time() < deadline and len(list((out / "parts").glob("*.episode.parquet"))) < 2:

@@ -74,3 +74,43 @@ def test_training_lowers_the_loss_and_resumes(samples, tiny_tokenizer, tmp_path)
     # Resuming a finished run does no more steps and keeps the history.
     again = train_sft(build_random("tiny", tiny_tokenizer, seed=1), proc, samples, config)
     assert len(again["history"]) == 30
+
+
+def test_packed_rows_train_on_exactly_the_padded_loss(samples, tiny_tokenizer):
+    """Packing changes the layout, not the loss: transformers' block-diagonal mask keeps samples apart, and
+    the trainer's per-token weights give InternVL's square average."""
+    from viragent.model.train.sft import collate_packed, micro_batch_loss_terms
+
+    model = build_random("tiny", tiny_tokenizer, seed=0)
+    proc = InternVLChatProcessor(tiny_tokenizer, tile=224, tokens_per_tile=64, max_tiles=1)
+    samples[1]["conversations"][1]["value"] = 'type(text="a much longer answer than the others", submit=true)'
+    encoded = [encode_sample(s, proc) for s in samples]
+    padded = collate(encoded, tiny_tokenizer.pad_token_id)
+    packed = collate_packed(encoded, tiny_tokenizer.pad_token_id, row_tokens=10_000)
+    assert packed["input_ids"].shape[0] == 1 and padded["input_ids"].shape[0] == 4  # all four in one row
+    device = torch.device("cpu")
+    num_padded, den_padded = micro_batch_loss_terms(model, padded, device)
+    num_packed, den_packed = micro_batch_loss_terms(model, packed, device)
+    assert den_packed.item() == pytest.approx(den_padded.item())
+    assert (num_packed / den_packed).item() == pytest.approx((num_padded / den_padded).item(), rel=1e-4)
+    # ... and both are the square average of the per-token cross-entropies, computed here independently.
+    with torch.no_grad():
+        logits = model(input_ids=padded["input_ids"], attention_mask=padded["attention_mask"],
+                       pixel_values=padded["pixel_values"]).logits
+    labels = padded["labels"][:, 1:]
+    token_losses = torch.nn.functional.cross_entropy(logits[:, :-1].transpose(1, 2), labels.clamp(min=0),
+                                                     reduction="none")
+    expected = square_averaged_loss(token_losses, (labels != IGNORE).long())
+    assert (num_padded / den_padded).item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_packing_starts_a_new_row_when_full(samples, tiny_tokenizer):
+    from viragent.model.train.sft import collate_packed
+
+    proc = InternVLChatProcessor(tiny_tokenizer, tile=224, tokens_per_tile=64, max_tiles=1)
+    encoded = [encode_sample(s, proc) for s in samples]
+    one = len(encoded[0]["input_ids"])
+    packed = collate_packed(encoded, tiny_tokenizer.pad_token_id, row_tokens=2 * one + 1)
+    assert packed["input_ids"].shape[0] == 2
+    assert packed["position_ids"][0, one].item() == 0  # the second sample restarts its positions
+    assert packed["pixel_values"].shape[0] == 4
