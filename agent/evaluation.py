@@ -117,7 +117,7 @@ def compare(policy_specs: list[str], env_ids: list[str], episodes: int, out: str
             else:  # the same policy on the same seeds already ran into this folder: reuse, don't re-run
                 console.print(f"reusing {where / 'eval.json'}")
             rows += table["rows"]
-        columns[spec] = {r["env"]: r["success"] for r in rows}
+        columns[spec] = {r["env"]: r["success"] for r in rows if r["env"] in env_ids}  # not the "all" rows
     suites = list(dict.fromkeys(parse_env_id(e)[0].name for e in env_ids))
     means = {spec: {s: sum(v for e, v in col.items() if e.startswith(s + "/")) /
                     max(1, sum(e.startswith(s + "/") for e in col)) for s in suites} for spec, col in columns.items()}
