@@ -116,13 +116,16 @@ def load_mixture(specs: list[str], seed: int = 0) -> list[dict]:
     """`META` or `META:REPEAT` for each dataset (the CLI's --data), concatenated."""
     samples = []
     for spec in specs:
-        path, _, repeat = str(spec).rpartition(":") if _has_repeat(spec) else (spec, "", "")
+        path, repeat = _split_spec(str(spec))
         if not Path(path).is_file():
             raise FileNotFoundError(f"no dataset meta at {path}; write one with `viragent export` or `viragent screens`")
-        samples.extend(load_sft(path, float(repeat) if repeat else None, seed=seed))
+        samples.extend(load_sft(path, repeat, seed=seed))
     return samples
 
 
-def _has_repeat(spec: str) -> bool:
-    head, sep, tail = str(spec).rpartition(":")
-    return bool(sep) and tail.replace(".", "", 1).isdigit()
+def _split_spec(spec: str) -> tuple[str, float | None]:
+    """'META:0.25' -> ('META', 0.25); 'META' (or a path with a non-numeric ':') -> ('META', None)."""
+    head, sep, tail = spec.rpartition(":")
+    if sep and tail.replace(".", "", 1).isdigit():
+        return head, float(tail)
+    return spec, None

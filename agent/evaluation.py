@@ -81,14 +81,15 @@ def _fingerprint(spec: str) -> str:
     return f"{spec}@{digest.hexdigest()[:16]}"
 
 
-def _finished(where: Path, spec: str, env_ids: list[str], seed: int, episodes: int) -> dict | None:
+def _finished(where: Path, spec: str, fingerprint: str, env_ids: list[str], seed: int,
+              episodes: int) -> dict | None:
     """The table of an earlier identical evaluation in `where` (same policy weights, seeds, envs), or None."""
     try:
         table = json.loads((where / "eval.json").read_text())
     except (OSError, json.JSONDecodeError):
         return None
     same = (table.get("policy") == spec and table.get("seeds") == [seed, seed + episodes - 1]
-            and table.get("fingerprint") == _fingerprint(spec)
+            and table.get("fingerprint") == fingerprint
             and [r["env"] for r in table.get("rows", [])] == env_ids)
     return table if same else None
 
@@ -104,15 +105,15 @@ def compare(policy_specs: list[str], env_ids: list[str], episodes: int, out: str
     out = Path(out)
     columns = {}
     for spec in policy_specs:
-        rows = []
+        rows, fingerprint = [], _fingerprint(spec)  # hashes the weights once per policy
         for suite in dict.fromkeys(parse_env_id(e)[0].name for e in env_ids):
             ids = [e for e in env_ids if parse_env_id(e)[0].name == suite]
             limit = max_steps or SUITE_MAX_STEPS.get(suite, 30)
             where = out / _slug(spec) / suite
-            table = _finished(where, spec, ids, seed, episodes)
+            table = _finished(where, spec, fingerprint, ids, seed, episodes)
             if table is None:
                 table = evaluate(spec, ids, episodes, where, seed=seed, max_steps=limit, console=console)
-                table["fingerprint"] = _fingerprint(spec)
+                table["fingerprint"] = fingerprint
                 (where / "eval.json").write_text(json.dumps(table, indent=2))
             else:  # the same policy on the same seeds already ran into this folder: reuse, don't re-run
                 console.print(f"reusing {where / 'eval.json'}")

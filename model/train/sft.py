@@ -78,11 +78,11 @@ def encode_sample(sample: dict, processor: InternVLChatProcessor, image_cache: d
             "pixel_values": torch.cat(tiles)}
 
 
-def _token_weights(labels: list[int]) -> list[float]:
-    """Square averaging per token: 1/sqrt(N) on each of a sample's N supervised tokens (as the next-token
-    target, so aligned with labels[1:]), 0 elsewhere."""
-    n = sum(label != IGNORE for label in labels)
-    return [0.0 if label == IGNORE else n ** -0.5 for label in labels]
+def _token_weights(labels: list[int]) -> torch.Tensor:
+    """Square averaging per token: square_average_weights' 1/sqrt(N) on each of a sample's N supervised
+    tokens (at the label's own position, so aligned with labels[1:]), 0 elsewhere."""
+    supervised = torch.tensor(labels) != IGNORE
+    return square_average_weights(supervised.sum()[None])[0] * supervised.float()
 
 
 def collate(encoded: list[dict], pad_id: int) -> dict:
@@ -95,7 +95,7 @@ def collate(encoded: list[dict], pad_id: int) -> dict:
     for row, e in enumerate(encoded):
         n = len(e["input_ids"])
         input_ids[row, :n], labels[row, :n], mask[row, :n] = torch.tensor(e["input_ids"]), torch.tensor(e["labels"]), 1
-        weights[row, :n] = torch.tensor(_token_weights(e["labels"]))
+        weights[row, :n] = _token_weights(e["labels"])
     return {"input_ids": input_ids, "labels": labels, "attention_mask": mask, "weights": weights,
             "pixel_values": torch.cat([e["pixel_values"] for e in encoded])}
 
@@ -108,11 +108,15 @@ def collate_packed(encoded: list[dict], pad_id: int, row_tokens: int) -> dict:
     sample order, which is the order their <IMG_CONTEXT> runs appear in the flattened batch.
     """
     rows: list[list[dict]] = [[]]
+    lengths = [0]  # tokens in each row so far
     for e in encoded:
-        if rows[-1] and sum(len(x["input_ids"]) for x in rows[-1]) + len(e["input_ids"]) > row_tokens:
+        n = len(e["input_ids"])
+        if rows[-1] and lengths[-1] + n > row_tokens:
             rows.append([])
+            lengths.append(0)
         rows[-1].append(e)
-    width = max(sum(len(x["input_ids"]) for x in row) for row in rows)
+        lengths[-1] += n
+    width = max(lengths)
     input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)
     weights = torch.zeros((len(rows), width))
@@ -122,7 +126,7 @@ def collate_packed(encoded: list[dict], pad_id: int, row_tokens: int) -> dict:
         for e in row:
             n = len(e["input_ids"])
             input_ids[r, at:at + n], labels[r, at:at + n] = torch.tensor(e["input_ids"]), torch.tensor(e["labels"])
-            weights[r, at:at + n] = torch.tensor(_token_weights(e["labels"]))
+            weights[r, at:at + n] = _token_weights(e["labels"])
             position_ids[r, at:at + n] = torch.arange(n)
             at += n
         position_ids[r, at:] = torch.arange(width - at)  # the padding is one more (unsupervised) sequence
