@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import string
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from viragent.tools import InternVLCodec, action_from_dict
+from viragent.tools import InternVLCodec, Type, action_from_dict
 
 from .prompts import user_prompt
 from .trajectory import load_run
@@ -27,42 +28,92 @@ class ExportFilter:
     max_per_task: int | None = None  # cap on samples per env id
     history_window: int = 8  # previous actions shown in the prompt, as InternVLPolicy shows them
     bins: int | None = None  # snap coordinates to this many cells per axis (InternVLCodec(bins)); None: as logged
+    retype: int = 0  # extra copies of each episode that types a quoted string, with fresh strings (see below)
+    seed: int = 0  # for `retype`'s strings
 
 
 def _screen_digest(path: Path) -> str:
     return hashlib.sha1(path.read_bytes()).hexdigest()
 
 
+def fresh_string_like(text: str, rng: random.Random) -> str:
+    """A random string of the same shape: each letter or digit replaced by a random one of its class."""
+    out = []
+    for ch in text:
+        if ch.isdigit():
+            out.append(rng.choice(string.digits))
+        elif ch.isupper():
+            out.append(rng.choice(string.ascii_uppercase))
+        elif ch.islower():
+            out.append(rng.choice(string.ascii_lowercase))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def retyped_episode(instruction: str, actions: list, rng: random.Random) -> tuple[str, list] | None:
+    """The episode with every typed string that the instruction quotes replaced by a fresh one, or None.
+
+    Why: a policy must copy what the task asks it to type from the instruction, and an episode teaches that
+    once; the same episode with new strings teaches it again at no collection cost. The screenshots still show
+    the old strings, so the model learns to copy from the prompt's text, which is where acting reads it too.
+    """
+    quoted = {a.text for a in actions if isinstance(a, Type) and f'"{a.text}"' in instruction and a.text}
+    if not quoted:
+        return None
+    mapping = {t: fresh_string_like(t, rng) for t in quoted}
+    for old, new in mapping.items():
+        instruction = instruction.replace(f'"{old}"', f'"{new}"')
+    actions = [a.model_copy(update={"text": mapping[a.text]}) if isinstance(a, Type) and a.text in mapping else a
+               for a in actions]
+    return instruction, actions
+
+
 def run_to_samples(run_dir: str | Path, filters: ExportFilter) -> list[dict]:
     run = load_run(run_dir)
     ok = {e["episode_id"]: e["success"] for e in run.episodes.to_pylist()}
-    samples, history, seen = [], {}, set()
-    per_task: Counter = Counter()
-    codec = InternVLCodec(filters.bins)
+    episodes: dict = {}
     for step in sorted(run.steps.to_pylist(), key=lambda s: (s["episode_id"], s["step"])):
-        past = history.setdefault(step["episode_id"], [])
-        shown = past[-filters.history_window:]
-        # Re-encoded from the logged Action, so `bins` applies to the answer and the history alike.
-        answer = codec.encode(action_from_dict(json.loads(step["action"]))) if step["action_text"] else None
-        past.append(answer or f"<unparsed: {step['raw_text'][:80]}>")
-        if answer is None or (filters.successful_only and not ok.get(step["episode_id"], False)):
+        episodes.setdefault(step["episode_id"], []).append(step)
+    samples, seen = [], set()
+    per_task: Counter = Counter()
+    codec, rng = InternVLCodec(filters.bins), random.Random(filters.seed)
+    for episode_id, steps in episodes.items():
+        if filters.successful_only and not ok.get(episode_id, False):
             continue
-        if filters.max_per_task is not None and per_task[step["env_id"]] >= filters.max_per_task:
-            continue
-        image = run.screen_path(step["screenshot"])
-        prompt = user_prompt(step["instruction"], shown)
-        if filters.dedupe:
-            key = (_screen_digest(image), prompt, answer)
-            if key in seen:
-                continue
-            seen.add(key)
-        per_task[step["env_id"]] += 1
-        samples.append({
-            "id": f"{run.manifest['run_id']}/{step['episode_id']}/{step['step']}",
-            "image": str(image.resolve()),
-            "conversations": [{"from": "human", "value": prompt}, {"from": "gpt", "value": answer}],
-            "env_id": step["env_id"],
-        })
+        # None: a step whose raw text did not parse (shown in the history, never a training answer).
+        actions = [action_from_dict(json.loads(s["action"])) if s["action_text"] else None for s in steps]
+        variants = [(steps[0]["instruction"], actions, "")]
+        for k in range(filters.retype):
+            retyped = retyped_episode(steps[0]["instruction"], actions, rng)
+            if retyped is None:
+                break
+            variants.append((*retyped, f"/retype{k + 1}"))
+        for instruction, variant_actions, suffix in variants:
+            history: list[str] = []
+            for step, action in zip(steps, variant_actions):
+                shown = history[-filters.history_window:]
+                # Re-encoded from the Action, so `bins` applies to the answer and the history alike.
+                answer = codec.encode(action) if action is not None else None
+                history.append(answer or f"<unparsed: {step['raw_text'][:80]}>")
+                if answer is None:
+                    continue
+                if filters.max_per_task is not None and per_task[step["env_id"]] >= filters.max_per_task:
+                    continue
+                image = run.screen_path(step["screenshot"])
+                prompt = user_prompt(instruction if suffix else step["instruction"], shown)
+                if filters.dedupe:
+                    key = (_screen_digest(image), prompt, answer)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                per_task[step["env_id"]] += 1
+                samples.append({
+                    "id": f"{run.manifest['run_id']}/{episode_id}/{step['step']}{suffix}",
+                    "image": str(image.resolve()),
+                    "conversations": [{"from": "human", "value": prompt}, {"from": "gpt", "value": answer}],
+                    "env_id": step["env_id"],
+                })
     return samples
 
 

@@ -15,7 +15,8 @@ mkdir -p "$WORK"
 [ -d "$WORK/demos-babyai" ] || $V collect --suite babyai --episodes 150 --max-steps 64 --out "$WORK/demos-babyai"
 [ -d "$WORK/demos-desktop" ] || $V collect --suite desktop --episodes 40 --out "$WORK/demos-desktop"
 for suite in miniwob babyai desktop; do
-  $V export "$WORK/demos-$suite" --bins $BINS --out "$WORK/data" --name "$suite"
+  # --retype 2: each episode that types a quoted string twice more with fresh strings (copying practice)
+  $V export "$WORK/demos-$suite" --bins $BINS --retype 2 --out "$WORK/data" --name "$suite"
 done
 [ -f "$WORK/screens/viragent_screens_meta.json" ] || $V screens --samples 30000 --bins $BINS --out "$WORK/screens"
 $V train sft --init tiny --data "$WORK/screens/viragent_screens_meta.json" \

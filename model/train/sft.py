@@ -63,13 +63,15 @@ def encode_sample(sample: dict, processor: InternVLChatProcessor, image_cache: d
         if isinstance(image, Image.Image):
             tiles.append(normalize_tiles(processor.tiles(image)))
             continue
-        if image_cache is not None and image in image_cache:
-            tiles.append(image_cache[image])
-            continue
-        t = normalize_tiles(processor.tiles(Image.open(image)))
-        if image_cache is not None:
-            image_cache[image] = t
-        tiles.append(t)
+        # The cache keeps the 8-bit tiles (150 KB a 224-px tile), not the float32 tensor (4x that): tens of
+        # thousands of screens must fit in memory, and normalising again costs about a millisecond.
+        if image_cache is None or image not in image_cache:
+            cut = processor.tiles(Image.open(image))
+            if image_cache is None:
+                tiles.append(normalize_tiles(cut))
+                continue
+            image_cache[image] = cut
+        tiles.append(normalize_tiles(image_cache[image]))
     human, gpt = sample["conversations"][0]["value"], sample["conversations"][1]["value"]
     prompt = processor.prompt(human, [t.shape[0] for t in tiles])
     prompt_ids = tok(prompt, add_special_tokens=False)["input_ids"]

@@ -27,6 +27,23 @@ def test_collect_export_train_eval(tmp_path):
     assert first["conversations"][0]["value"].startswith("<image>\nTask: Click the button.")
     assert first["conversations"][1]["value"].startswith("click(x=")
 
+    # --retype: each typing episode again with a fresh string, copied consistently into prompt and answer.
+    r = runner.invoke(app, ["export", str(demos), "--out", str(data), "--name", "retyped", "--retype", "2"])
+    assert r.exit_code == 0, r.output
+    retyped = [json.loads(line) for line in open(data / "retyped.jsonl")]
+    assert len(retyped) == len(lines) + 2 * 2 * 3  # the 2 enter-text episodes twice more; click-test types nothing
+    typed = {}
+    for sample in retyped:
+        prompt, answer = sample["conversations"][0]["value"], sample["conversations"][1]["value"]
+        if answer.startswith("type("):
+            text = json.loads(answer[len("type(text="):].split(", submit")[0].rstrip(")"))
+            assert f'"{text}"' in prompt  # the answer types exactly the string this prompt quotes
+            typed[sample["id"]] = text
+            assert sample["image"] == next(x["image"] for x in lines if x["id"] == sample["id"].split("/retype")[0])
+        if "/retype" in sample["id"]:
+            assert "Task: Enter" in prompt
+    assert len(typed) == 2 * 3 and len(set(typed.values())) == 2 * 3  # fresh strings, none repeated
+
     r = runner.invoke(app, ["train", "sft", "--data", str(data / "viragent_sft_meta.json"), "--steps", "4",
                             "--batch-size", "4", "--warmup", "1", "--out", str(ckpt)])
     assert r.exit_code == 0, r.output
@@ -62,3 +79,21 @@ def test_export_filters(tmp_path):
     capped = export_sft([run], tmp_path / "c", filters=ExportFilter(successful_only=False, max_per_task=2))
     assert everything["length"] >= successful["length"] and capped["length"] == min(2, everything["length"])
     assert len(load_sft(tmp_path / "a" / "viragent_sft_meta.json")) == everything["length"]
+
+
+def test_fresh_strings_keep_the_shape():
+    import random
+
+    from viragent.agent.datasets import fresh_string_like, retyped_episode
+    from viragent.tools import Click, Type
+
+    rng = random.Random(0)
+    new = fresh_string_like("Kasie3x-", rng)
+    assert new != "Kasie3x-" and new[0].isupper() and new[1:5].islower() and new[5].isdigit() and new[7] == "-"
+    instruction = 'Enter the username "lyda" and the password "x9Q" into the text fields and press login.'
+    actions = [Click(x=0.5, y=0.3), Type(text="lyda"), Click(x=0.5, y=0.5), Type(text="x9Q"), Click(x=0.2, y=0.8)]
+    new_instruction, new_actions = retyped_episode(instruction, actions, rng)
+    user, password = new_actions[1].text, new_actions[3].text
+    assert new_instruction == f'Enter the username "{user}" and the password "{password}" into the text fields and press login.'
+    assert new_actions[0] == actions[0] and new_actions[4] == actions[4] and {user, password}.isdisjoint({"lyda", "x9Q"})
+    assert retyped_episode("Click the button.", [Click(x=0.5, y=0.5)], rng) is None
