@@ -255,6 +255,25 @@ def bench_model_cmd(
     console.print(table)
 
 
+@bench_app.command("grounding")
+def bench_grounding_cmd(
+    policy: str = typer.Option("internvl:viragent-tiny", help="internvl:NAME|PRESET|DIR"),
+    samples: int = typer.Option(120, help="generated screens to score"),
+):
+    """Pointing at a named widget on generated screens: hit rate vs chance, and whether the image reaches the LLM."""
+    from viragent.agent.grounding import bench_grounding
+
+    if not policy.startswith("internvl:"):
+        _fail(f"bench grounding measures an InternVL policy (internvl:NAME|PRESET|DIR), not {policy!r}")
+    r = bench_grounding(policy.removeprefix("internvl:"), samples=samples)
+    table = Table(title=f"bench grounding {policy} ({samples} generated screens)")
+    for col in ("hit rate", "chance", "distinct answers", "content ratio", "visual token norm", "text emb. norm"):
+        table.add_column(col, justify="right")
+    table.add_row(f"{r['hit_rate']:.1%}", f"{r['chance']:.1%}", str(r["distinct_answers"]), f"{r['content_ratio']:.4f}",
+                  f"{r['visual_token_norm']:.1f}", f"{r['text_embedding_norm']:.2f}")
+    console.print(table)
+
+
 @model_app.command("params")
 def model_params_cmd():
     """Parameter counts of every preset (built on the meta device) next to the model cards' figures."""

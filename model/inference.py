@@ -103,3 +103,22 @@ class VLMEngine:
         logprobs = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, inputs["input_ids"][:, 1:].unsqueeze(-1))
         logprobs = logprobs.squeeze(-1)
         return [logprobs[row, logprobs.shape[1] - len(r):] for row, r in enumerate(response_ids)]
+
+    @torch.inference_mode()
+    def visual_token_stats(self, images: list) -> dict:
+        """How much the visual tokens the LLM receives depend on the image, over a batch of (different) images.
+
+        content_ratio: the std across images of each token feature, over the mean magnitude of the features.
+        Near 0, every image gives the LLM (almost) the same tokens: the model cannot see what differs between
+        them, whatever it was trained on. Also the mean token norms of visual tokens and of text embeddings.
+        """
+        if len(images) < 2:
+            raise ValueError("visual_token_stats needs at least two images to compare")
+        pixel_values = self._inputs(images, [""] * len(images))["pixel_values"]
+        features = self.model.model.get_image_features(pixel_values=pixel_values)
+        features = getattr(features, "pooler_output", features).float()  # (tiles, tokens per tile, hidden)
+        features = features.reshape(len(images), -1, features.shape[-1])  # one tile per image at max_tiles=1
+        text = self.model.get_input_embeddings().weight.float()
+        return {"content_ratio": float(features.std(0).mean() / features.abs().mean().clamp(min=1e-12)),
+                "visual_token_norm": float(features.norm(dim=-1).mean()),
+                "text_embedding_norm": float(text.norm(dim=-1).mean())}

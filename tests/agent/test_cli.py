@@ -79,3 +79,24 @@ def test_run_defaults_to_the_shipped_policy(tmp_path):
     run = load_run(out)
     assert run.manifest["config"]["policy"] == "internvl:viragent-tiny"
     assert all(t for t in run.steps.column("raw_text").to_pylist())  # the model's own text, logged
+
+
+def test_bench_grounding_scores_clicks_on_generated_screens():
+    import random
+
+    from viragent.agent.grounding import bench_grounding, click_hits, pointing_task
+    from viragent.tools import Click, InternVLCodec
+
+    image, instruction, target, n_named = pointing_task(random.Random(3))
+    assert f'"{target.text}"' in instruction and n_named >= 1
+    x, y = target.centre
+    assert click_hits(InternVLCodec().encode(Click(x=x, y=y)), target)
+    assert not click_hits(InternVLCodec().encode(Click(x=min(1.0, x + 0.5), y=y)) if x < 0.5 else
+                          InternVLCodec().encode(Click(x=x - 0.5, y=y)), target)
+    assert not click_hits("done()", target) and not click_hits("click(x=", target)
+
+    r = bench_grounding("tiny", samples=6, batch=3)
+    assert r["samples"] == 6 and 0 <= r["hit_rate"] <= 1 and 0 < r["chance"] <= 1
+    assert r["content_ratio"] > 0.05  # random weights: the image reaches the LLM (the trained tiny lost that)
+    result = runner.invoke(app, ["bench", "grounding", "--policy", "expert"])
+    assert result.exit_code == 2 and "InternVL policy" in result.output

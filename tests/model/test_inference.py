@@ -57,3 +57,13 @@ def test_gradients_flow_when_asked(engine):
     lp.sum().backward()
     assert engine.model.lm_head.weight.grad is not None
     engine.model.zero_grad(set_to_none=True)
+
+
+def test_visual_token_stats_sees_whether_images_differ(engine):
+    same = engine.visual_token_stats(screens(1) * 4)
+    different = engine.visual_token_stats(screens(4))
+    assert same["content_ratio"] == pytest.approx(0.0, abs=1e-6)  # identical images: identical visual tokens
+    assert different["content_ratio"] > 0.05  # a random-weight ViT passes image content through
+    assert different["visual_token_norm"] > 0 and different["text_embedding_norm"] > 0
+    with pytest.raises(ValueError, match="at least two images"):
+        engine.visual_token_stats(screens(1))
