@@ -259,14 +259,15 @@ def bench_model_cmd(
 def bench_grounding_cmd(
     policy: str = typer.Option("internvl:viragent-tiny", help="internvl:NAME|PRESET|DIR"),
     samples: int = typer.Option(120, help="generated screens to score"),
+    single: bool = typer.Option(False, help="one button alone on each screen: seeing, without reading"),
 ):
     """Pointing at a named widget on generated screens: hit rate vs chance, and whether the image reaches the LLM."""
     from viragent.agent.grounding import bench_grounding
 
     if not policy.startswith("internvl:"):
         _fail(f"bench grounding measures an InternVL policy (internvl:NAME|PRESET|DIR), not {policy!r}")
-    r = bench_grounding(policy.removeprefix("internvl:"), samples=samples)
-    table = Table(title=f"bench grounding {policy} ({samples} generated screens)")
+    r = bench_grounding(policy.removeprefix("internvl:"), samples=samples, single=single)
+    table = Table(title=f"bench grounding {policy} ({samples} generated screens{', one button each' if single else ''})")
     for col in ("hit rate", "chance", "distinct answers", "content ratio", "visual token norm", "text emb. norm"):
         table.add_column(col, justify="right")
     table.add_row(f"{r['hit_rate']:.1%}", f"{r['chance']:.1%}", str(r["distinct_answers"]), f"{r['content_ratio']:.4f}",

@@ -5,24 +5,38 @@ named widgets (buttons, links, words, check boxes, as `viragent screens` draws t
 by its text. A click inside the target (2 px slack) is a hit; `chance` is what picking a widget at random
 would score. `distinct answers` counts different click texts: a policy that ignores the image gives one.
 `content_ratio` (model.inference.VLMEngine.visual_token_stats) says whether the image reaches the LLM at all.
+With `single`, each screen holds one button alone: pointing at it needs sight, not reading.
 """
 
 from __future__ import annotations
 
 import random
 
+from PIL import Image, ImageDraw
+
 from viragent.tools import Click, InternVLCodec
 
 from .internvl_policy import InternVLPolicy
 from .prompts import user_prompt
-from .synthetic import HEIGHT, KIND_NAMES, WIDTH, Widget, draw_query, render_screen
+from .synthetic import (BUTTON_WORDS, HEIGHT, KIND_NAMES, QUERY_HEIGHT, WIDTH, Widget, draw_widget, draw_query,
+                        render_screen)
 
 NAMED = ("button", "link", "word", "checkbox")
 
 
-def pointing_task(rng: random.Random):
-    """(screen, instruction, target widget, number of named widgets on the screen)."""
+def pointing_task(rng: random.Random, single: bool = False):
+    """(screen, instruction, target widget, number of named widgets on the screen).
+
+    single: one button alone on the screen, so finding it needs no reading, only seeing where it is.
+    """
     while True:
+        if single:
+            image = Image.new("RGB", (WIDTH, HEIGHT), "white")
+            draw = ImageDraw.Draw(image)
+            draw.rectangle((0, 0, WIDTH - 1, QUERY_HEIGHT - 1), fill=(255, 255, 0))
+            x, y = rng.randint(2, WIDTH - 60), rng.randint(QUERY_HEIGHT + 5, HEIGHT - 25)
+            named = [draw_widget(draw, "button", rng.choice(BUTTON_WORDS), x, y, rng)]
+            break
         image, widgets = render_screen(rng)
         named = [w for w in widgets if w.kind in NAMED]
         if named:
@@ -46,13 +60,19 @@ def click_hits(text: str, target: Widget, slack: float = 2) -> bool:
     return x0 - slack <= x <= x1 + slack and y0 - slack <= y <= y1 + slack
 
 
-def bench_grounding(policy_spec: str, samples: int = 120, seed: int = 999_999, batch: int = 24) -> dict:
+def bench_grounding(policy_spec: str, samples: int = 120, seed: int = 999_999, batch: int = 24,
+                    single: bool = False) -> dict:
     """Pointing hit rate on `samples` generated screens (seeded apart from `viragent screens`' default 0)."""
-    policy = InternVLPolicy.from_spec(policy_spec)
-    engine, rng = policy.engine, random.Random(seed)
+    return score_pointing(InternVLPolicy.from_spec(policy_spec).engine, samples, seed, batch, single) | {
+        "policy": policy_spec}
+
+
+def score_pointing(engine, samples: int = 120, seed: int = 999_999, batch: int = 24, single: bool = False) -> dict:
+    """bench_grounding's numbers for a loaded VLMEngine (also used by examples/pointing_diagnostic.py)."""
+    rng = random.Random(seed)
     hits, chance, answers, images = 0, 0.0, set(), []
     for start in range(0, samples, batch):
-        tasks = [pointing_task(rng) for _ in range(min(batch, samples - start))]
+        tasks = [pointing_task(rng, single) for _ in range(min(batch, samples - start))]
         images += [t[0] for t in tasks[:2]]
         generations = engine.generate([t[0] for t in tasks], [user_prompt(t[1], []) for t in tasks],
                                       max_new_tokens=24)
@@ -60,6 +80,6 @@ def bench_grounding(policy_spec: str, samples: int = 120, seed: int = 999_999, b
             chance += 1 / n_named
             answers.add(generation.text)
             hits += click_hits(generation.text, target)
-    return {"policy": policy_spec, "samples": samples, "hit_rate": hits / samples, "chance": chance / samples,
+    return {"samples": samples, "hit_rate": hits / samples, "chance": chance / samples,
             "distinct_answers": len(answers), **engine.visual_token_stats(images[:16])}
 

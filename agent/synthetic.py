@@ -68,7 +68,7 @@ class Widget:
         return (x0 + x1) / 2 / WIDTH, (y0 + y1) / 2 / HEIGHT
 
 
-def _draw_widget(draw: ImageDraw.ImageDraw, kind: str, text: str, x: int, y: int, rng: random.Random,
+def draw_widget(draw: ImageDraw.ImageDraw, kind: str, text: str, x: int, y: int, rng: random.Random,
                  input_width: int = 80) -> Widget:
     if kind == "button":
         f = font(13)
@@ -115,13 +115,13 @@ def render_screen(rng: random.Random, instruction: str = "") -> tuple[Image.Imag
             text = text.capitalize()
         used.add(text.lower())
         input_width = rng.randint(40, 130)
-        probe = _draw_widget(ImageDraw.Draw(Image.new("RGB", (1, 1))), kind, text, 0, 0, random.Random(0), input_width)
+        probe = draw_widget(ImageDraw.Draw(Image.new("RGB", (1, 1))), kind, text, 0, 0, random.Random(0), input_width)
         w, h = probe.box[2] + 4, (probe.box[3] if kind != "input" else 20) + 2
         if x + w > WIDTH - 2 or kind == "input" and x > 10 or rng.random() < 0.25:  # wrap
             x, y, line_h = 2 + rng.randint(0, 6), y + max(line_h, 16) + rng.randint(0, 6), 0
         if y + h > HEIGHT - 2:
             break
-        widgets.append(_draw_widget(draw, kind, text, x, y, rng, input_width))
+        widgets.append(draw_widget(draw, kind, text, x, y, rng, input_width))
         x, line_h = x + w, max(line_h, h)
     return image, widgets
 

@@ -95,6 +95,8 @@ def test_bench_grounding_scores_clicks_on_generated_screens():
                           InternVLCodec().encode(Click(x=x - 0.5, y=y)), target)
     assert not click_hits("done()", target) and not click_hits("click(x=", target)
 
+    image, instruction, target, n_named = pointing_task(random.Random(3), single=True)
+    assert n_named == 1 and target.kind == "button" and target.box[1] >= 50  # below the query box
     r = bench_grounding("tiny", samples=6, batch=3)
     assert r["samples"] == 6 and 0 <= r["hit_rate"] <= 1 and 0 < r["chance"] <= 1
     assert r["content_ratio"] > 0.05  # random weights: the image reaches the LLM (the trained tiny lost that)
