@@ -3,7 +3,7 @@
 # families -> InternVL SFT data -> stage `pretrained` (generated grounding/reading screens) -> stage
 # `instruct` (the demonstrations, with some screens mixed in) -> evaluation on held-out seeds.
 # Training seeds start at 100000, evaluation seeds at 0.
-#   bash examples/train_tiny_policy.sh [WORK_DIR]        (PRE_STEPS, INS_STEPS override the schedule)
+#   bash examples/train_tiny_policy.sh [WORK_DIR]        (PRE_STEPS, INS_STEPS override the schedule; RETYPE)
 set -euo pipefail
 WORK=${1:-runs/tiny-policy}
 PRE_STEPS=${PRE_STEPS:-1500}
@@ -15,8 +15,9 @@ mkdir -p "$WORK"
 [ -d "$WORK/demos-babyai" ] || $V collect --suite babyai --episodes 150 --max-steps 64 --out "$WORK/demos-babyai"
 [ -d "$WORK/demos-desktop" ] || $V collect --suite desktop --episodes 40 --out "$WORK/demos-desktop"
 for suite in miniwob babyai desktop; do
-  # --retype 2: each episode that types a quoted string twice more with fresh strings (copying practice)
-  $V export "$WORK/demos-$suite" --bins $BINS --retype 2 --out "$WORK/data" --name "$suite"
+  # RETYPE=2 adds each typing episode twice more with fresh strings (copying practice); the shipped checkpoint
+  # was trained without it (0), and no checkpoint trained with it has been evaluated yet.
+  $V export "$WORK/demos-$suite" --bins $BINS --retype "${RETYPE:-0}" --out "$WORK/data" --name "$suite"
 done
 [ -f "$WORK/screens/viragent_screens_meta.json" ] || $V screens --samples 30000 --bins $BINS --out "$WORK/screens"
 $V train sft --init tiny --data "$WORK/screens/viragent_screens_meta.json" \
