@@ -3,7 +3,8 @@
 Success rates in an env mix many skills; this isolates the one the tiny policy lacks. Each screen has 3-9
 named widgets (buttons, links, words, check boxes, as `viragent screens` draws them) and asks to click one
 by its text. A click inside the target (2 px slack) is a hit; `chance` is what picking a widget at random
-would score. `distinct answers` counts different click texts: a policy that ignores the image gives one.
+would score. `distinct answers` counts different answer texts (a policy that ignores the image varies them
+only with the instruction's words).
 `content_ratio` (model.inference.VLMEngine.visual_token_stats) says whether the image reaches the LLM at all.
 With `single`, each screen holds one button alone: pointing at it needs sight, not reading.
 """
