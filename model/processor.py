@@ -103,6 +103,10 @@ class InternVLChatProcessor:
             image = Image.fromarray(image)
         return dynamic_tiles(image.convert("RGB"), self.tile, self.min_tiles, self.max_tiles, self.thumbnail)
 
+    def tile_grid(self, size: tuple[int, int]) -> tuple[int, int]:
+        """(columns, rows) of the grid `tiles` cuts an image of this (width, height) into."""
+        return closest_grid(*size, candidate_grids(self.min_tiles, self.max_tiles), self.tile)
+
     def prompt(self, user: str, tiles_per_image: list[int], system: str | None = None) -> str:
         return chat_prompt(expand_images(user, tiles_per_image, self.tokens_per_tile), system or self.system)
 

@@ -1,7 +1,8 @@
 """Supervised fine-tuning of InternVL on conversations with images (InternVL's SFT format).
 
 Loss on response tokens only, with InternVL's square averaging: each sample's tokens weigh 1/sqrt(N), N its
-supervised tokens, loss = sum(w * CE) / sum(w) over the whole (accumulated) batch. The loop is nanoGPT-style:
+supervised tokens, loss = sum(w * CE) / sum(w) over the whole (accumulated) batch; plus, with `region_loss`, the
+region-token loss on samples that carry `regions` (model.train.region_tokens). The loop is nanoGPT-style:
 hyper-parameters in one dataclass, the loop readable in one screen. CPU fp32, CUDA bf16 autocast.
 """
 
@@ -13,7 +14,7 @@ import random
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import torch
 from PIL import Image
@@ -21,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..loading import save_checkpoint
 from ..processor import IM_END, InternVLChatProcessor, normalize_tiles
+from .region_tokens import region_token_labels, region_token_loss_terms, visual_token_boxes
 
 IGNORE = -100
 
@@ -55,29 +57,58 @@ def square_averaged_loss(token_losses: torch.Tensor, mask: torch.Tensor) -> torc
 
 # ---- data -------------------------------------------------------------------------------------------------
 def encode_sample(sample: dict, processor: InternVLChatProcessor, image_cache: dict | None = None) -> dict:
-    """One InternVL SFT sample -> input ids, labels (prompt masked) and its tiles."""
+    """One InternVL SFT sample -> input ids, labels (prompt masked), its tiles and, when the sample has
+    `regions`, the region-token label of each of its visual tokens (model.train.region_tokens)."""
     tok = processor.tokenizer
     images = sample["image"] if isinstance(sample["image"], list) else [sample["image"]]
-    tiles = []
+    tiles, grids = [], []
     for image in images:  # a path (cached: screens repeat across steps) or an in-memory PIL image
         if isinstance(image, Image.Image):
-            tiles.append(normalize_tiles(processor.tiles(image)))
-            continue
-        # The cache keeps the 8-bit tiles (150 KB a 224-px tile), not the float32 tensor (4x that): tens of
-        # thousands of screens must fit in memory, and normalising again costs about a millisecond.
-        if image_cache is None or image not in image_cache:
-            cut = processor.tiles(Image.open(image))
-            if image_cache is None:
-                tiles.append(normalize_tiles(cut))
-                continue
-            image_cache[image] = cut
-        tiles.append(normalize_tiles(image_cache[image]))
+            cut, grid = processor.tiles(image), processor.tile_grid(image.size)
+        elif image_cache is not None and image in image_cache:
+            cut, grid = image_cache[image]
+        else:
+            # The cache keeps the 8-bit tiles (150 KB a 224-px tile), not the float32 tensor (4x that): tens of
+            # thousands of screens must fit in memory, and normalising again costs about a millisecond.
+            with Image.open(image) as opened:
+                cut, grid = processor.tiles(opened), processor.tile_grid(opened.size)
+            if image_cache is not None:
+                image_cache[image] = (cut, grid)
+        tiles.append(normalize_tiles(cut))
+        grids.append(grid)
     human, gpt = sample["conversations"][0]["value"], sample["conversations"][1]["value"]
     prompt = processor.prompt(human, [t.shape[0] for t in tiles])
     prompt_ids = tok(prompt, add_special_tokens=False)["input_ids"]
     response_ids = tok(gpt + IM_END, add_special_tokens=False)["input_ids"]
-    return {"input_ids": prompt_ids + response_ids, "labels": [IGNORE] * len(prompt_ids) + response_ids,
-            "pixel_values": torch.cat(tiles)}
+    encoded = {"input_ids": prompt_ids + response_ids, "labels": [IGNORE] * len(prompt_ids) + response_ids,
+               "pixel_values": torch.cat(tiles), "n_visual": sum(t.shape[0] for t in tiles) * processor.tokens_per_tile}
+    if sample.get("regions"):
+        encoded["region_labels"] = _region_labels(sample["regions"], grids, processor)
+    return encoded
+
+
+def _region_labels(regions: list, grids: list[tuple[int, int]], processor: InternVLChatProcessor) -> torch.Tensor:
+    """Region-token labels for all of a sample's visual tokens; `regions` is one list per image (or one list
+    for a single image)."""
+    per_image = [regions] if regions and isinstance(regions[0], dict) else regions
+    if len(per_image) != len(grids):
+        raise ValueError(f"a sample has regions for {len(per_image)} images but {len(grids)} images")
+    tok = processor.tokenizer
+    side = int(round(processor.tokens_per_tile ** 0.5))
+
+    def first_token(text: str) -> int:
+        return tok(text, add_special_tokens=False)["input_ids"][0]
+
+    return torch.cat([region_token_labels(image_regions, visual_token_boxes(grid, processor.thumbnail, side),
+                                          first_token, tok.pad_token_id)
+                      for image_regions, grid in zip(per_image, grids)])
+
+
+def _visual_labels(encoded: list[dict]) -> torch.Tensor | None:
+    """Region-token labels of a batch in image order (IGNORE for samples without regions); None if none has any."""
+    if not any("region_labels" in e for e in encoded):
+        return None
+    return torch.cat([e.get("region_labels", torch.full((e["n_visual"],), IGNORE)) for e in encoded])
 
 
 def _token_weights(labels: list[int]) -> torch.Tensor:
@@ -98,8 +129,11 @@ def collate(encoded: list[dict], pad_id: int) -> dict:
         n = len(e["input_ids"])
         input_ids[row, :n], labels[row, :n], mask[row, :n] = torch.tensor(e["input_ids"]), torch.tensor(e["labels"]), 1
         weights[row, :n] = _token_weights(e["labels"])
-    return {"input_ids": input_ids, "labels": labels, "attention_mask": mask, "weights": weights,
-            "pixel_values": torch.cat([e["pixel_values"] for e in encoded])}
+    batch = {"input_ids": input_ids, "labels": labels, "attention_mask": mask, "weights": weights,
+             "pixel_values": torch.cat([e["pixel_values"] for e in encoded])}
+    if (visual := _visual_labels(encoded)) is not None:
+        batch["region_labels"] = visual
+    return batch
 
 
 def collate_packed(encoded: list[dict], pad_id: int, row_tokens: int) -> dict:
@@ -132,8 +166,11 @@ def collate_packed(encoded: list[dict], pad_id: int, row_tokens: int) -> dict:
             position_ids[r, at:at + n] = torch.arange(n)
             at += n
         position_ids[r, at:] = torch.arange(width - at)  # the padding is one more (unsupervised) sequence
-    return {"input_ids": input_ids, "labels": labels, "position_ids": position_ids, "weights": weights,
-            "pixel_values": torch.cat([e["pixel_values"] for e in encoded])}
+    batch = {"input_ids": input_ids, "labels": labels, "position_ids": position_ids, "weights": weights,
+             "pixel_values": torch.cat([e["pixel_values"] for e in encoded])}
+    if (visual := _visual_labels(encoded)) is not None:  # rows keep sample order, so image order holds
+        batch["region_labels"] = visual
+    return batch
 
 
 # ---- the loop ---------------------------------------------------------------------------------------------
@@ -153,6 +190,7 @@ class SFTConfig:
     eval_every: int = 0  # 0: no in-training evaluation
     log_every: int = 10
     pack_tokens: int = 0  # > 0: pack each micro-batch into rows of at most this many tokens (no padding waste)
+    region_loss: float = 0.0  # weight of the region-token loss on samples with `regions` (model.train.region_tokens)
 
 
 def cosine_lr(step: int, config: SFTConfig) -> float:
@@ -162,10 +200,19 @@ def cosine_lr(step: int, config: SFTConfig) -> float:
     return config.lr * (config.min_lr_ratio + (1 - config.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
 
 
-def micro_batch_loss_terms(model, batch: dict, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """(sum of w * CE, sum of w) over the micro-batch's supervised tokens, w the square-averaging weights."""
+class LossTerms(NamedTuple):
+    """One micro-batch's parts of the loss; each sum is divided by its count over the whole accumulated batch."""
+    numerator: torch.Tensor  # sum of w * CE over supervised response tokens (square averaging)
+    denominator: torch.Tensor  # sum of w
+    region_sum: torch.Tensor  # sum of CE over visual tokens with a region-token label
+    region_count: torch.Tensor  # how many visual tokens have one
+
+
+def micro_batch_loss_terms(model, batch: dict, device) -> LossTerms:
+    """The language loss terms (w the square-averaging weights) and the region-token terms (0 without regions)."""
     dtype = next(model.parameters()).dtype
-    inputs = {"input_ids": batch["input_ids"].to(device), "pixel_values": batch["pixel_values"].to(device, dtype)}
+    input_ids = batch["input_ids"].to(device)
+    inputs = {"input_ids": input_ids, "pixel_values": batch["pixel_values"].to(device, dtype)}
     if "position_ids" in batch:  # packed rows: no attention_mask, so transformers masks per sample
         inputs["position_ids"] = batch["position_ids"].to(device)
     else:
@@ -177,7 +224,11 @@ def micro_batch_loss_terms(model, batch: dict, device) -> tuple[torch.Tensor, to
     weights = batch["weights"].to(device)[:, 1:]
     token_losses = torch.nn.functional.cross_entropy(logits[:, :-1].float().transpose(1, 2), labels.clamp(min=0),
                                                      reduction="none")
-    return (weights * token_losses).sum(), weights.sum()
+    region_sum = region_count = torch.zeros((), device=device)
+    if "region_labels" in batch:  # image positions, row-major: the images' order in the batch
+        visual_logits = logits[input_ids == model.config.image_token_id]
+        region_sum, region_count = region_token_loss_terms(visual_logits, batch["region_labels"].to(device))
+    return LossTerms((weights * token_losses).sum(), weights.sum(), region_sum, region_count)
 
 
 def train_sft(model, processor: InternVLChatProcessor, samples: list[dict], config: SFTConfig,
@@ -215,18 +266,26 @@ def train_sft(model, processor: InternVLChatProcessor, samples: list[dict], conf
                      else collate(encoded[k:k + config.micro_batch], pad)
                      for k in range(0, len(encoded), config.micro_batch)]
             denominator = sum(m["weights"][:, 1:].sum() for m in micro)  # sum_i sqrt(N_i) over the whole batch
+            labelled = sum(int((m["region_labels"] != IGNORE).sum()) for m in micro if "region_labels" in m)
             for group in optimizer.param_groups:
                 group["lr"] = cosine_lr(step, config)
             optimizer.zero_grad(set_to_none=True)
-            total = 0.0
+            total, region_total = 0.0, 0.0
             for m in micro:
-                numerator, _ = micro_batch_loss_terms(model, m, device)
-                (numerator / denominator).backward()
-                total += numerator.item() / denominator.item()
+                terms = micro_batch_loss_terms(model, m, device)
+                loss = terms.numerator / denominator
+                if config.region_loss and labelled:
+                    region = terms.region_sum / labelled
+                    loss = loss + config.region_loss * region
+                    region_total += region.item()
+                loss.backward()
+                total += terms.numerator.item() / denominator.item()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
             seen += len(encoded)
             record = {"step": step + 1, "loss": total, "lr": optimizer.param_groups[0]["lr"]}
+            if config.region_loss and labelled:
+                record["region_loss"] = region_total
             if (step + 1) % config.log_every == 0 or step + 1 == config.steps:
                 record["samples_per_s"] = seen / (time.perf_counter() - t_last)
                 t_last, seen = time.perf_counter(), 0
@@ -235,9 +294,10 @@ def train_sft(model, processor: InternVLChatProcessor, samples: list[dict], conf
                 record["eval"] = evaluate(model, step + 1)
                 model.train()
             history.append(record)
-            progress.update(bar, advance=1, status=f"loss {total:.3f} lr {record['lr']:.1e}")
+            region_text = f" region {record['region_loss']:.3f}" if "region_loss" in record else ""
+            progress.update(bar, advance=1, status=f"loss {total:.3f}{region_text} lr {record['lr']:.1e}")
             if "samples_per_s" in record and not progress.console.is_terminal:  # logs, CI: no live bar there
-                progress.console.print(f"step {step + 1}/{config.steps} loss {total:.4f} lr {record['lr']:.2e} "
+                progress.console.print(f"step {step + 1}/{config.steps} loss {total:.4f}{region_text} lr {record['lr']:.2e} "
                                        f"{record['samples_per_s']:.1f} samples/s" + (f" eval {record['eval']}" if "eval" in record else ""))
             if (step + 1) % config.save_every == 0 or step + 1 == config.steps:
                 torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step + 1,
