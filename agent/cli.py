@@ -173,6 +173,8 @@ def train_sft_cmd(
     eval_episodes: int = typer.Option(10),
     device: str = typer.Option(None, help="cpu or cuda (default: cuda when available)"),
     pack_tokens: int = typer.Option(0, help="> 0: pack samples into rows of at most this many tokens"),
+    region_loss: float = typer.Option(0.0, help="weight of the region-token loss: on samples with `regions` "
+                                                "(viragent screens writes them), each visual token names the text under it"),
 ):
     """Supervised fine-tuning (square-averaged loss on response tokens, AdamW + cosine)."""
     from viragent.agent.training import sft_from_data
@@ -180,7 +182,7 @@ def train_sft_cmd(
 
     config = SFTConfig(out=str(out), steps=steps, batch_size=batch_size, micro_batch=min(micro_batch, batch_size),
                        lr=lr, warmup_steps=warmup, seed=seed, eval_every=eval_every,
-                       pack_tokens=pack_tokens)
+                       pack_tokens=pack_tokens, region_loss=region_loss)
     try:
         result = sft_from_data(init, data, config, [e.strip() for e in eval_env.split(",")] if eval_env else None,
                                eval_episodes, device=device, console=console)

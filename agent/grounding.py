@@ -20,13 +20,13 @@ from viragent.tools import Click, InternVLCodec
 from .internvl_policy import InternVLPolicy
 from .prompts import user_prompt
 from .synthetic import (BUTTON_WORDS, HEIGHT, KIND_NAMES, QUERY_HEIGHT, WIDTH, Widget, draw_widget, draw_query,
-                        render_screen)
+                        render_screen, text_regions)
 
 NAMED = ("button", "link", "word", "checkbox")
 
 
 def pointing_task(rng: random.Random, single: bool = False):
-    """(screen, instruction, target widget, number of named widgets on the screen).
+    """(screen, instruction, target widget, number of named widgets on the screen, the screen's text regions).
 
     single: one button alone on the screen, so finding it needs no reading, only seeing where it is.
     """
@@ -36,7 +36,7 @@ def pointing_task(rng: random.Random, single: bool = False):
             draw = ImageDraw.Draw(image)
             draw.rectangle((0, 0, WIDTH - 1, QUERY_HEIGHT - 1), fill=(255, 255, 0))
             x, y = rng.randint(2, WIDTH - 60), rng.randint(QUERY_HEIGHT + 5, HEIGHT - 25)
-            named = [draw_widget(draw, "button", rng.choice(BUTTON_WORDS), x, y, rng)]
+            named = widgets = [draw_widget(draw, "button", rng.choice(BUTTON_WORDS), x, y, rng)]
             break
         image, widgets = render_screen(rng)
         named = [w for w in widgets if w.kind in NAMED]
@@ -47,8 +47,8 @@ def pointing_task(rng: random.Random, single: bool = False):
         instruction = f'Click on the link "{target.text}".'
     else:
         instruction = f'Click on the "{target.text}" {KIND_NAMES[target.kind]}.'
-    draw_query(image, instruction)
-    return image, instruction, target, len(named)
+    query_words = draw_query(image, instruction)
+    return image, instruction, target, len(named), text_regions(widgets, query_words)
 
 
 def click_hits(text: str, target: Widget, slack: float = 2) -> bool:
@@ -77,7 +77,7 @@ def score_pointing(engine, samples: int = 120, seed: int = 999_999, batch: int =
         images += [t[0] for t in tasks[:2]]
         generations = engine.generate([t[0] for t in tasks], [user_prompt(t[1], []) for t in tasks],
                                       max_new_tokens=24)
-        for (_, _, target, n_named), generation in zip(tasks, generations):
+        for (_, _, target, n_named, _), generation in zip(tasks, generations):
             chance += 1 / n_named
             answers.add(generation.text)
             hits += click_hits(generation.text, target)

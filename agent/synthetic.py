@@ -10,6 +10,10 @@ buttons, links, inputs and check boxes), drawn with PIL so tens of thousands cos
 - read: 'Read the button at x=412, y=530.' -> done(answer="amet");
 - read all: 'Read the buttons.' -> done(answer="ok, amet, nunc"), in reading order.
 
+Every sample also lists the text drawn on its screen as `regions` ({"text", "box"} in 0-1000, InternVL's
+grounding convention): the widgets' labels and the query's words. `viragent train sft --region-loss` turns them
+into a dense reading signal for each visual token (model.train.region_tokens).
+
 No library generates GUI grounding data, so this is ours. The words are MiniWoB's own lists, read from the
 installed wheel. The output is the same InternVL SFT jsonl + meta that `viragent export` writes.
 """
@@ -126,8 +130,8 @@ def render_screen(rng: random.Random, instruction: str = "") -> tuple[Image.Imag
     return image, widgets
 
 
-def draw_query(image: Image.Image, instruction: str) -> None:
-    """The instruction in the yellow query box, wrapped like MiniWoB's 10 px text."""
+def draw_query(image: Image.Image, instruction: str) -> list[tuple[str, tuple[int, int, int, int]]]:
+    """The instruction in the yellow query box, wrapped like MiniWoB's 10 px text; returns each word's box."""
     draw, f = ImageDraw.Draw(image), font(10)
     lines, line = [], ""
     for word in instruction.split():
@@ -136,8 +140,28 @@ def draw_query(image: Image.Image, instruction: str) -> None:
             lines.append(line)
             candidate = word
         line = candidate
+    boxes = []
     for i, text in enumerate(lines + [line]):
-        draw.text((3, 3 + 12 * i), text, fill="black", font=f)
+        y = 3 + 12 * i
+        draw.text((3, y), text, fill="black", font=f)
+        x = 3.0
+        for word in text.split(" "):
+            width = draw.textlength(word, font=f)
+            boxes.append((word, (int(x), y + 1, int(x + width), y + 11)))
+            x += width + draw.textlength(" ", font=f)
+    return boxes
+
+
+def text_regions(widgets: list[Widget], query_words: list[tuple[str, tuple[int, int, int, int]]]) -> list[dict]:
+    """The text drawn on a screen as InternVL grounding regions: {"text", "box": [x0, y0, x1, y1] in 0-1000}.
+    Text boxes (no text) are left out; the query's words lose their quotes and full stops."""
+    def region(text: str, box: tuple[int, int, int, int]) -> dict:
+        x0, y0, x1, y1 = box
+        return {"text": text, "box": [round(x0 * 1000 / WIDTH), round(y0 * 1000 / HEIGHT),
+                                      round(x1 * 1000 / WIDTH), round(y1 * 1000 / HEIGHT)]}
+
+    words = [(word.strip('".,'), box) for word, box in query_words]
+    return [region(w.text, w.box) for w in widgets if w.text] + [region(word, box) for word, box in words if word]
 
 
 KIND_NAMES = {"button": "button", "link": "link", "word": "word", "checkbox": "checkbox", "input": "text box"}
@@ -146,6 +170,11 @@ _CODEC = InternVLCodec()
 
 def make_sample(rng: random.Random, codec: InternVLCodec = _CODEC) -> tuple[Image.Image, str, str]:
     """(screen, instruction, answer) for one generated task; `codec` writes the answer."""
+    return make_task(rng, codec)[:3]
+
+
+def make_task(rng: random.Random, codec: InternVLCodec = _CODEC) -> tuple[Image.Image, str, str, list[dict]]:
+    """make_sample's task plus the text regions drawn on its screen (`text_regions`)."""
     image, widgets = render_screen(rng)
     while not widgets:
         image, widgets = render_screen(rng)
@@ -172,8 +201,8 @@ def make_sample(rng: random.Random, codec: InternVLCodec = _CODEC) -> tuple[Imag
         texts = [w.text for w in named if w.kind == kind]
         instruction = f"Read the {KIND_NAMES[kind]}s." if kind != "checkbox" else "Read the checkbox labels."
         answer = _CODEC.encode(Done(answer=", ".join(texts)))
-    draw_query(image, instruction)
-    return image, instruction, answer
+    query_words = draw_query(image, instruction)
+    return image, instruction, answer, text_regions(widgets, query_words)
 
 
 def synthetic_texts(rng: random.Random, n: int) -> list[tuple[str, str]]:
@@ -190,13 +219,13 @@ def generate_screens(out: str | Path, n: int, seed: int = 0, name: str = "virage
     jsonl = out / f"{name}.jsonl"
     with jsonl.open("w", encoding="utf-8") as f:
         for i in range(n):
-            image, instruction, answer = make_sample(rng, codec)
+            image, instruction, answer, regions = make_task(rng, codec)
             path = out / "screens" / f"{i:06d}.png"
             image.save(path, optimize=False, compress_level=1)
             f.write(json.dumps({"id": f"screens/{i}", "image": str(path.resolve()),
                                 "conversations": [{"from": "human", "value": user_prompt(instruction, [])},
                                                   {"from": "gpt", "value": answer}],
-                                "env_id": "generated/screens"}) + "\n")
+                                "regions": regions, "env_id": "generated/screens"}) + "\n")
     meta = {name: {"root": "/", "annotation": str(jsonl.resolve()), "data_augment": False, "repeat_time": 1,
                    "length": n}}
     (out / f"{name}_meta.json").write_text(json.dumps(meta, indent=2))

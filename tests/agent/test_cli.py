@@ -87,15 +87,17 @@ def test_bench_grounding_scores_clicks_on_generated_screens():
     from viragent.agent.grounding import bench_grounding, click_hits, pointing_task
     from viragent.tools import Click, InternVLCodec
 
-    image, instruction, target, n_named = pointing_task(random.Random(3))
+    image, instruction, target, n_named, regions = pointing_task(random.Random(3))
     assert f'"{target.text}"' in instruction and n_named >= 1
+    assert target.text in [r["text"] for r in regions]  # the target's label, and the query's words
+    assert {"Click", "on", "the"} <= {r["text"] for r in regions}
     x, y = target.centre
     assert click_hits(InternVLCodec().encode(Click(x=x, y=y)), target)
     assert not click_hits(InternVLCodec().encode(Click(x=min(1.0, x + 0.5), y=y)) if x < 0.5 else
                           InternVLCodec().encode(Click(x=x - 0.5, y=y)), target)
     assert not click_hits("done()", target) and not click_hits("click(x=", target)
 
-    image, instruction, target, n_named = pointing_task(random.Random(3), single=True)
+    image, instruction, target, n_named, _ = pointing_task(random.Random(3), single=True)
     assert n_named == 1 and target.kind == "button" and target.box[1] >= 50  # below the query box
     r = bench_grounding("tiny", samples=6, batch=3)
     assert r["samples"] == 6 and 0 <= r["hit_rate"] <= 1 and 0 < r["chance"] <= 1

@@ -6,7 +6,7 @@ import random
 import numpy as np
 
 from viragent.agent.datasets import load_mixture
-from viragent.agent.synthetic import HEIGHT, QUERY_HEIGHT, WIDTH, generate_screens, make_sample, render_screen
+from viragent.agent.synthetic import HEIGHT, QUERY_HEIGHT, WIDTH, generate_screens, make_sample, make_task, render_screen
 from viragent.tools import Click, Done, InternVLCodec
 
 
@@ -57,3 +57,24 @@ def test_generated_dataset_is_internvl_format_and_mixes(tmp_path):
     assert len(load_mixture([str(meta_file)])) == 40
     assert len(load_mixture([f"{meta_file}:0.25"])) == 10
     assert len(load_mixture([f"{meta_file}:2", f"{meta_file}:0.5"])) == 100
+
+
+def test_regions_name_the_text_where_it_is_drawn():
+    """Each region is a label or a query word, its box (0-1000) on ink of the drawn screen."""
+    rng = random.Random(7)
+    for _ in range(50):
+        image, instruction, answer, regions = make_task(rng)
+        pixels = np.asarray(image)
+        query_words = [w.strip('".,') for w in instruction.split()]
+        assert [r["text"] for r in regions][-len(query_words):] == [w for w in query_words if w]
+        for region in regions:
+            x0, y0, x1, y1 = region["box"]
+            assert 0 <= x0 < x1 <= 1000 and 0 <= y0 < y1 <= 1000
+            patch = pixels[y0 * HEIGHT // 1000:y1 * HEIGHT // 1000 + 1, x0 * WIDTH // 1000:x1 * WIDTH // 1000 + 1]
+            assert (patch < 128).any(), region  # dark ink: text is drawn there
+
+
+def test_generated_dataset_carries_regions(tmp_path):
+    meta = generate_screens(tmp_path / "screens", 5, seed=2)
+    lines = [json.loads(line) for line in open(meta["annotation"])]
+    assert all(line["regions"] and {"text", "box"} <= set(line["regions"][0]) for line in lines)
