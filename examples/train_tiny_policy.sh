@@ -3,11 +3,15 @@
 # families -> InternVL SFT data -> stage `pretrained` (generated grounding/reading screens) -> stage
 # `instruct` (the demonstrations, with some screens mixed in) -> evaluation on held-out seeds.
 # Training seeds start at 100000, evaluation seeds at 0.
-#   bash examples/train_tiny_policy.sh [WORK_DIR]        (PRE_STEPS, INS_STEPS override the schedule; RETYPE)
+#   bash examples/train_tiny_policy.sh [WORK_DIR]        (PRE_STEPS, INS_STEPS override the schedule; RETYPE;
+#                                                          REGION_LOSS=0 trains without the region-token loss)
 set -euo pipefail
 WORK=${1:-runs/tiny-policy}
 PRE_STEPS=${PRE_STEPS:-1500}
 INS_STEPS=${INS_STEPS:-4500}
+# The region-token loss: on the generated screens every visual token must also name the text drawn under it, so
+# the image path gets a dense signal of its own instead of being washed out (model/train/region_tokens.py).
+REGION_LOSS=${REGION_LOSS:-1.0}
 BINS=32  # click coordinates snapped to 32 cells per axis: 32 number tokens per axis to learn, not 1001
 V=${VIRAGENT:-.venv/bin/viragent}
 mkdir -p "$WORK"
@@ -21,9 +25,9 @@ for suite in miniwob babyai desktop; do
 done
 [ -f "$WORK/screens/viragent_screens_meta.json" ] || $V screens --samples 30000 --bins $BINS --out "$WORK/screens"
 $V train sft --init tiny --data "$WORK/screens/viragent_screens_meta.json" \
-  --steps "$PRE_STEPS" --batch-size 16 --lr 1e-3 --warmup 100 --out "$WORK/pretrained"
+  --steps "$PRE_STEPS" --batch-size 16 --lr 1e-3 --warmup 100 --region-loss "$REGION_LOSS" --out "$WORK/pretrained"
 $V train sft --init "$WORK/pretrained/final" \
   --data "$WORK/data/miniwob_meta.json:2" --data "$WORK/data/babyai_meta.json" --data "$WORK/data/desktop_meta.json:2" \
   --data "$WORK/screens/viragent_screens_meta.json:0.15" \
-  --steps "$INS_STEPS" --batch-size 16 --lr 1e-3 --warmup 100 --out "$WORK/instruct"
-echo "checkpoint: $WORK/instruct/final  (evaluate: bash examples/eval_policy.sh internvl:$WORK/instruct/final)"
+  --steps "$INS_STEPS" --batch-size 16 --lr 1e-3 --warmup 100 --region-loss "$REGION_LOSS" --out "$WORK/instruct"
+echo "checkpoint: $WORK/instruct/final  (evaluate: $V eval --policy internvl:$WORK/instruct/final --suite miniwob,babyai,desktop --episodes 50 --out $WORK/eval)"
