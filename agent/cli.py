@@ -67,13 +67,15 @@ def collect(
     tasks: str = typer.Option(None, help="comma-separated tasks (default: every task with an expert)"),
     out: Path = typer.Option(..., help="run directory"),
     max_steps: int = typer.Option(30, help="step limit per episode"),
+    regions: bool = typer.Option(True, help="record the words on each browser screen with their boxes "
+                                            "(exported as region-token labels for `train sft --region-loss`)"),
 ):
     """Expert demonstrations over a suite; the seed range is recorded in the run's manifest."""
     from viragent.agent.evaluation import collect as collect_fn
 
     try:
         collect_fn(suite, episodes, out, seed=seed, tasks=tasks.split(",") if tasks else None, max_steps=max_steps,
-                   console=console)
+                   console=console, regions=regions)
     except (ValueError, FileExistsError) as exc:
         _fail(str(exc))
 
@@ -174,7 +176,8 @@ def train_sft_cmd(
     device: str = typer.Option(None, help="cpu or cuda (default: cuda when available)"),
     pack_tokens: int = typer.Option(0, help="> 0: pack samples into rows of at most this many tokens"),
     region_loss: float = typer.Option(0.0, help="weight of the region-token loss: on samples with `regions` "
-                                                "(viragent screens writes them), each visual token names the text under it"),
+                                                "(viragent screens writes them) each visual token names the text "
+                                                "under it"),
 ):
     """Supervised fine-tuning (square-averaged loss on response tokens, AdamW + cosine)."""
     from viragent.agent.training import sft_from_data

@@ -108,12 +108,15 @@ def run_to_samples(run_dir: str | Path, filters: ExportFilter) -> list[dict]:
                         continue
                     seen.add(key)
                 per_task[step["env_id"]] += 1
-                samples.append({
+                sample = {
                     "id": f"{run.manifest['run_id']}/{episode_id}/{step['step']}{suffix}",
                     "image": str(image.resolve()),
                     "conversations": [{"from": "human", "value": prompt}, {"from": "gpt", "value": answer}],
                     "env_id": step["env_id"],
-                })
+                }
+                if step.get("regions"):  # the screen's words (recorded by `collect`): region-token labels
+                    sample["regions"] = json.loads(step["regions"])
+                samples.append(sample)
     return samples
 
 

@@ -35,10 +35,15 @@ def suite_env_ids(suite: str, tasks: list[str] | None = None) -> list[str]:
 
 
 def collect(suite: str, episodes: int, out: str | Path, seed: int = TRAIN_SEED_START, tasks: list[str] | None = None,
-            max_steps: int = 30, console: Console | None = None, show_progress: bool = True) -> RunResult:
-    """Expert demonstrations: `episodes` per task on seeds seed .. seed+episodes-1 (recorded in the manifest)."""
+            max_steps: int = 30, console: Console | None = None, show_progress: bool = True,
+            regions: bool = True) -> RunResult:
+    """Expert demonstrations: `episodes` per task on seeds seed .. seed+episodes-1 (recorded in the manifest).
+
+    regions: record the words on each browser screen with their boxes (Step.regions), so the exported samples
+    carry region-token labels; other suites have none to record."""
+    env_kwargs = {"text_regions": True} if regions and suite == "miniwob" else {}
     config = RunConfig(env_ids=suite_env_ids(suite, tasks), policy="expert", episodes=episodes, seed=seed,
-                       out=Path(out), max_steps=max_steps)
+                       out=Path(out), max_steps=max_steps, env_kwargs=env_kwargs)
     return run_episodes(config, console=console, show_progress=show_progress)
 
 

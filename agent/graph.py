@@ -135,7 +135,7 @@ def record(state: EpisodeState, runtime: Runtime[AgentContext]) -> dict:
         logprob_mean=stats.get("logprob_mean"), reward=result["reward"], terminated=result["terminated"],
         truncated=truncated, success=result["success"], env_ms=result["env_ms"], policy_ms=pending["policy_ms"],
         screenshot=state["screen"], width=screen.shape[1], height=screen.shape[0], url=result["url"],
-        elapsed_s=result["elapsed"] or 0.0,
+        elapsed_s=result["elapsed"] or 0.0, regions=_regions_json(ctx.observation.info),
     ))
     if ctx.next_observation is not None:
         ctx.observation, ctx.next_observation = ctx.next_observation, None
@@ -143,6 +143,11 @@ def record(state: EpisodeState, runtime: Runtime[AgentContext]) -> dict:
     return {"step": step + 1, "history": [shown], "errors": errors,
             "reward_total": state.get("reward_total", 0.0) + result["reward"],
             "success": bool(result["success"]), "done": done, "end_reason": end_reason}
+
+
+def _regions_json(info: dict) -> str | None:
+    regions = info.get("regions")
+    return json.dumps(regions) if regions is not None else None
 
 
 def route_after_record(state: EpisodeState) -> str:

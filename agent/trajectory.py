@@ -47,6 +47,9 @@ class Step(BaseModel):
     height: int = 0
     url: str | None = None
     elapsed_s: float = 0.0
+    # The words on the screen the policy saw, where the env reports them (BrowserEnv(text_regions=True)): JSON
+    # [{"text", "box": [x0, y0, x1, y1]}], 0-1000 of the screenshot. Export passes them on as training regions.
+    regions: str | None = None
 
 
 class Episode(BaseModel):

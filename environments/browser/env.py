@@ -30,6 +30,7 @@ class BrowserEnv(gym.Env):
     `region=(w, h)` observes only the top-left w x h CSS pixels of the width x height window (MiniWoB's
     task area); Action coordinates are fractions of what is observed. The episode ends when the agent says
     done/fail (terminated) or at `max_steps` / `time_limit_s` (truncated). This base class has no success verdict (`info["success"]` is None); MiniWoB has one.
+    `text_regions=True` adds `info["regions"]`, every visible word with its box (`visible_text_regions`).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
@@ -37,8 +38,9 @@ class BrowserEnv(gym.Env):
     def __init__(self, url: str = "about:blank", instruction: str = "", *, width: int = 1280,
                  height: int = 720, region: tuple[int, int] | None = None, device_scale_factor: float = 1.0, max_steps: int = 30,
                  time_limit_s: float = 120.0, chromium_path: str | None = None, headless: bool = True,
-                 render_mode: str | None = "rgb_array"):
+                 render_mode: str | None = "rgb_array", text_regions: bool = False):
         self.url, self.instruction = url, instruction
+        self.text_regions = text_regions  # info["regions"]: each visible word's box, for dense training labels
         self.width, self.height, self.scale = width, height, device_scale_factor
         self.region = region or (width, height)
         self.max_steps, self.time_limit_s = max_steps, time_limit_s
@@ -170,5 +172,50 @@ class BrowserEnv(gym.Env):
         return time.monotonic() - self._t0
 
     def _info(self, status: dict[str, Any]) -> dict[str, Any]:
-        return {"url": self._page.url if self._page else self.url, "elapsed": round(self._elapsed(), 4),
+        info = {"url": self._page.url if self._page else self.url, "elapsed": round(self._elapsed(), 4),
                 "step": self._steps, "success": status["success"]}
+        if self.text_regions:
+            info["regions"] = self.visible_text_regions()
+        return info
+
+    def visible_text_regions(self) -> list[dict]:
+        """Every word the observed area shows, with its box: [{"text", "box": [x0, y0, x1, y1]}], coordinates
+        0-1000 of the observation (InternVL's grounding convention). Words of the DOM's text and of filled
+        text inputs (not passwords: the screen shows dots); quotes and punctuation around a word dropped."""
+        width, height = self.region
+        words = self.page.evaluate(_VISIBLE_WORDS_JS, [width, height])
+        regions = []
+        for text, x0, y0, x1, y1 in words:
+            text = text.strip(_PUNCTUATION)
+            if text:
+                regions.append({"text": text, "box": [round(max(0.0, x0) * 1000 / width),
+                                                      round(max(0.0, y0) * 1000 / height),
+                                                      round(min(width, x1) * 1000 / width),
+                                                      round(min(height, y1) * 1000 / height)]})
+        return regions
+
+
+_PUNCTUATION = "\"'.,:;!?()[]{}"
+# Words as the page lays them out: a Range per word of each rendered text node, and the values of text inputs.
+_VISIBLE_WORDS_JS = r"""([width, height]) => {
+    const out = [], range = document.createRange();
+    const inside = (r) => r.width >= 1 && r.height >= 1 && r.right > 0 && r.bottom > 0 && r.left < width && r.top < height;
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const parent = node.parentElement;
+        if (!parent || parent.closest('script, style, textarea')) continue;
+        const style = getComputedStyle(parent);
+        if (style.visibility !== 'visible' || style.opacity === '0') continue;
+        for (const match of node.textContent.matchAll(/\S+/g)) {
+            range.setStart(node, match.index);
+            range.setEnd(node, match.index + match[0].length);
+            const r = range.getBoundingClientRect();
+            if (inside(r)) out.push([match[0], r.left, r.top, r.right, r.bottom]);
+        }
+    }
+    for (const input of document.querySelectorAll('input:not([type]), input[type=text], input[type=search], textarea')) {
+        const r = input.getBoundingClientRect();
+        if (input.value && inside(r)) out.push([input.value, r.left, r.top, r.right, r.bottom]);
+    }
+    return out;
+}"""

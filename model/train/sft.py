@@ -297,8 +297,9 @@ def train_sft(model, processor: InternVLChatProcessor, samples: list[dict], conf
             region_text = f" region {record['region_loss']:.3f}" if "region_loss" in record else ""
             progress.update(bar, advance=1, status=f"loss {total:.3f}{region_text} lr {record['lr']:.1e}")
             if "samples_per_s" in record and not progress.console.is_terminal:  # logs, CI: no live bar there
-                progress.console.print(f"step {step + 1}/{config.steps} loss {total:.4f}{region_text} lr {record['lr']:.2e} "
-                                       f"{record['samples_per_s']:.1f} samples/s" + (f" eval {record['eval']}" if "eval" in record else ""))
+                progress.console.print(f"step {step + 1}/{config.steps} loss {total:.4f}{region_text} "
+                                       f"lr {record['lr']:.2e} {record['samples_per_s']:.1f} samples/s"
+                                       + (f" eval {record['eval']}" if "eval" in record else ""))
             if (step + 1) % config.save_every == 0 or step + 1 == config.steps:
                 torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step + 1,
                             "history": history}, state_file)

@@ -26,6 +26,8 @@ def test_collect_export_train_eval(tmp_path):
     first = lines[0]
     assert first["conversations"][0]["value"].startswith("<image>\nTask: Click the button.")
     assert first["conversations"][1]["value"].startswith("click(x=")
+    # collect recorded the screen's words, export passed them on as region-token labels
+    assert [r["text"] for r in first["regions"]][:3] == ["Click", "the", "button"]
 
     # --retype: each typing episode again with a fresh string, copied consistently into prompt and answer.
     r = runner.invoke(app, ["export", str(demos), "--out", str(data), "--name", "retyped", "--retype", "2"])

@@ -43,6 +43,31 @@ def test_expert_click_succeeds_through_coordinates(env):
     assert isinstance(env.unwrapped.expert_action(), Done)
 
 
+def test_text_regions_are_the_words_where_they_are_drawn(env):
+    _, info = env.reset(seed=5)
+    assert "regions" not in info  # opt-in: a plain env pays nothing for them
+    env = make_env("miniwob/click-button", text_regions=True)
+    try:
+        obs, info = env.reset(seed=5)
+        words = [r["text"] for r in info["regions"]]
+        target = obs["instruction"].split('"')[1]
+        assert words[:len(obs["instruction"].split())] == [w.strip('".') for w in obs["instruction"].split()]
+        # the expert's click lands inside a region naming the target: the button's own label
+        click = env.unwrapped.expert_action()
+        x, y = click.x * 1000, click.y * 1000
+        inside = [r["text"] for r in info["regions"]
+                  if r["box"][0] <= x <= r["box"][2] and r["box"][1] <= y <= r["box"][3]]
+        assert inside == [target]
+        # ink under each region: the boxes are where the text is drawn
+        for region in info["regions"]:
+            x0, y0, x1, y1 = (round(v * s / 1000) for v, s in zip(region["box"], (160, 210, 160, 210)))
+            assert (obs["screenshot"][y0:y1 + 1, x0:x1 + 1] < 128).any(), region
+        _, _, _, _, info = env.step(click)
+        assert "regions" in info
+    finally:
+        env.close()
+
+
 def test_wrong_click_fails_the_task(env):
     env.reset(seed=5)
     target = env.unwrapped.expert_action()
