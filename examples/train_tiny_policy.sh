@@ -4,7 +4,8 @@
 # `instruct` (the demonstrations, with some screens mixed in) -> evaluation on held-out seeds.
 # Training seeds start at 100000, evaluation seeds at 0.
 #   bash examples/train_tiny_policy.sh [WORK_DIR]        (PRE_STEPS, INS_STEPS override the schedule; RETYPE;
-#                                                          REGION_LOSS=0 trains without the region-token loss)
+#                                                          REGION_LOSS=0 trains without the region-token loss;
+#                                                          DEMO_REGIONS=1 also labels the MiniWoB demos' words)
 set -euo pipefail
 WORK=${1:-runs/tiny-policy}
 PRE_STEPS=${PRE_STEPS:-1500}
@@ -12,10 +13,14 @@ INS_STEPS=${INS_STEPS:-4500}
 # The region-token loss: on the generated screens every visual token must also name the text drawn under it, so
 # the image path gets a dense signal of its own instead of being washed out (model/train/region_tokens.py).
 REGION_LOSS=${REGION_LOSS:-1.0}
+# The shipped checkpoint's MiniWoB demos carry no word boxes (collected before `collect` could record them), so
+# the region-token loss saw only the generated screens. DEMO_REGIONS=1 records them too: not yet measured.
+DEMO_REGIONS=${DEMO_REGIONS:-0}
+[ "$DEMO_REGIONS" = 1 ] && REGIONS_FLAG=--regions || REGIONS_FLAG=--no-regions
 BINS=32  # click coordinates snapped to 32 cells per axis: 32 number tokens per axis to learn, not 1001
 V=${VIRAGENT:-.venv/bin/viragent}
 mkdir -p "$WORK"
-[ -d "$WORK/demos-miniwob" ] || $V collect --suite miniwob --episodes 150 --out "$WORK/demos-miniwob"
+[ -d "$WORK/demos-miniwob" ] || $V collect --suite miniwob --episodes 150 $REGIONS_FLAG --out "$WORK/demos-miniwob"
 [ -d "$WORK/demos-babyai" ] || $V collect --suite babyai --episodes 150 --max-steps 64 --out "$WORK/demos-babyai"
 [ -d "$WORK/demos-desktop" ] || $V collect --suite desktop --episodes 40 --out "$WORK/demos-desktop"
 for suite in miniwob babyai desktop; do
