@@ -273,10 +273,16 @@ def bench_grounding_cmd(
         _fail(f"bench grounding measures an InternVL policy (internvl:NAME|PRESET|DIR), not {policy!r}")
     r = bench_grounding(policy.removeprefix("internvl:"), samples=samples, single=single)
     table = Table(title=f"bench grounding {policy} ({samples} generated screens{', one button each' if single else ''})")
-    for col in ("hit rate", "chance", "distinct answers", "content ratio", "visual token norm", "text emb. norm"):
+    for col in ("hit rate", "chance", "distinct answers", "x / y error px", "x / y corr", "content ratio",
+                "visual token norm", "text emb. norm"):
         table.add_column(col, justify="right")
-    table.add_row(f"{r['hit_rate']:.1%}", f"{r['chance']:.1%}", str(r["distinct_answers"]), f"{r['content_ratio']:.4f}",
-                  f"{r['visual_token_norm']:.1f}", f"{r['text_embedding_norm']:.2f}")
+
+    def pair(a, b, fmt: str) -> str:
+        return "-" if a is None else f"{a:{fmt}} / {b:{fmt}}"
+
+    table.add_row(f"{r['hit_rate']:.1%}", f"{r['chance']:.1%}", str(r["distinct_answers"]),
+                  pair(r["x_error_px"], r["y_error_px"], ".1f"), pair(r["x_corr"], r["y_corr"], ".2f"),
+                  f"{r['content_ratio']:.4f}", f"{r['visual_token_norm']:.1f}", f"{r['text_embedding_norm']:.2f}")
     console.print(table)
 
 

@@ -6,6 +6,9 @@ by its text. A click inside the target (2 px slack) is a hit; `chance` is what p
 would score. `distinct answers` counts different answer texts (a policy that ignores the image varies them
 only with the instruction's words).
 `content_ratio` (model.inference.VLMEngine.visual_token_stats) says whether the image reaches the LLM at all.
+`x_error_px` / `y_error_px` (medians over the clicks) and `x_corr` / `y_corr` (the clicks' correlation with the
+targets' centres) say which axis a policy locates: a policy that finds the row but not the column has a small
+y error, a large x error and an x correlation near 0.
 With `single`, each screen holds one button alone: pointing at it needs sight, not reading.
 """
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 from PIL import Image, ImageDraw
 
 from viragent.tools import Click, InternVLCodec
@@ -72,6 +76,7 @@ def score_pointing(engine, samples: int = 120, seed: int = 999_999, batch: int =
     """bench_grounding's numbers for a loaded VLMEngine (also used by examples/pointing_diagnostic.py)."""
     rng = random.Random(seed)
     hits, chance, answers, images = 0, 0.0, set(), []
+    targets, clicks = [], []  # (x, y) in screen pixels, for the clicks that parsed
     for start in range(0, samples, batch):
         tasks = [pointing_task(rng, single) for _ in range(min(batch, samples - start))]
         images += [t[0] for t in tasks[:2]]
@@ -81,6 +86,23 @@ def score_pointing(engine, samples: int = 120, seed: int = 999_999, batch: int =
             chance += 1 / n_named
             answers.add(generation.text)
             hits += click_hits(generation.text, target)
+            action = InternVLCodec().parse(generation.text)
+            if isinstance(action, Click):
+                targets.append((target.centre[0] * WIDTH, target.centre[1] * HEIGHT))
+                clicks.append((action.x * WIDTH, action.y * HEIGHT))
     return {"samples": samples, "hit_rate": hits / samples, "chance": chance / samples,
-            "distinct_answers": len(answers), **engine.visual_token_stats(images[:16])}
+            "distinct_answers": len(answers), **axis_errors(targets, clicks), **engine.visual_token_stats(images[:16])}
+
+
+def axis_errors(targets: list[tuple[float, float]], clicks: list[tuple[float, float]]) -> dict:
+    """Median |error| in pixels and Pearson correlation with the target, per axis (None without clicks; a
+    correlation of 0 where either side does not vary)."""
+    out: dict = {}
+    for axis, name in ((0, "x"), (1, "y")):
+        t = np.array([p[axis] for p in targets], dtype=float)
+        c = np.array([p[axis] for p in clicks], dtype=float)
+        out[f"{name}_error_px"] = float(np.median(np.abs(c - t))) if len(t) else None
+        out[f"{name}_corr"] = float(np.corrcoef(t, c)[0, 1]) if len(t) > 1 and t.std() > 0 and c.std() > 0 else (
+            0.0 if len(t) > 1 else None)
+    return out
 

@@ -1,5 +1,6 @@
 """The CLI verbs as a user types them."""
 
+import pytest
 from typer.testing import CliRunner
 
 from viragent.agent.cli import app
@@ -81,6 +82,15 @@ def test_run_defaults_to_the_shipped_policy(tmp_path):
     assert all(t for t in run.steps.column("raw_text").to_pylist())  # the model's own text, logged
 
 
+def test_axis_errors_by_hand():
+    from viragent.agent.grounding import axis_errors
+
+    # Rows found exactly, columns not at all: every click at x=12 whatever the target.
+    r = axis_errors([(10, 10), (20, 40), (30, 70)], [(12, 10), (12, 40), (12, 70)])
+    assert r == {"x_error_px": 8.0, "x_corr": 0.0, "y_error_px": 0.0, "y_corr": pytest.approx(1.0)}
+    assert axis_errors([], [])["x_error_px"] is None
+
+
 def test_bench_grounding_scores_clicks_on_generated_screens():
     import random
 
@@ -102,5 +112,6 @@ def test_bench_grounding_scores_clicks_on_generated_screens():
     r = bench_grounding("tiny", samples=6, batch=3)
     assert r["samples"] == 6 and 0 <= r["hit_rate"] <= 1 and 0 < r["chance"] <= 1
     assert r["content_ratio"] > 0.05  # random weights: the image reaches the LLM (the trained tiny lost that)
+    assert set(r) >= {"x_error_px", "y_error_px", "x_corr", "y_corr"}
     result = runner.invoke(app, ["bench", "grounding", "--policy", "expert"])
     assert result.exit_code == 2 and "InternVL policy" in result.output
