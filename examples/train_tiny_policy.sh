@@ -4,7 +4,7 @@
 # `instruct` (the demonstrations, with some screens mixed in) -> evaluation on held-out seeds.
 # Training seeds start at 100000, evaluation seeds at 0.
 #   bash examples/train_tiny_policy.sh [WORK_DIR]        (PRE_STEPS, INS_STEPS override the schedule; RETYPE;
-#                                                          REGION_LOSS=0 trains without the region-token loss;
+#                                                          REGION_LOSS=1.0 adds the region-token loss (viragent-tiny-region);
 #                                                          DEMO_REGIONS=1 also labels the MiniWoB demos' words)
 set -euo pipefail
 WORK=${1:-runs/tiny-policy}
@@ -12,9 +12,10 @@ PRE_STEPS=${PRE_STEPS:-1500}
 INS_STEPS=${INS_STEPS:-4500}
 # The region-token loss: on the generated screens every visual token must also name the text drawn under it, so
 # the image path gets a dense signal of its own instead of being washed out (model/train/region_tokens.py).
-REGION_LOSS=${REGION_LOSS:-1.0}
-# The shipped checkpoint's MiniWoB demos carry no word boxes (collected before `collect` could record them), so
-# the region-token loss saw only the generated screens. DEMO_REGIONS=1 records them too: not yet measured.
+# viragent-tiny was trained without it (the default, 0); viragent-tiny-region with REGION_LOSS=1.0.
+REGION_LOSS=${REGION_LOSS:-0}
+# MiniWoB demos without word boxes by default (as for the shipped checkpoint): with REGION_LOSS the loss then sees
+# only the generated screens. DEMO_REGIONS=1 records the demos' words too: not yet measured.
 DEMO_REGIONS=${DEMO_REGIONS:-0}
 [ "$DEMO_REGIONS" = 1 ] && REGIONS_FLAG=--regions || REGIONS_FLAG=--no-regions
 BINS=32  # click coordinates snapped to 32 cells per axis: 32 number tokens per axis to learn, not 1001
