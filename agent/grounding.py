@@ -77,6 +77,7 @@ def score_pointing(engine, samples: int = 120, seed: int = 999_999, batch: int =
     rng = random.Random(seed)
     hits, chance, answers, images = 0, 0.0, set(), []
     targets, clicks = [], []  # (x, y) in screen pixels, for the clicks that parsed
+    codec = InternVLCodec()
     for start in range(0, samples, batch):
         tasks = [pointing_task(rng, single) for _ in range(min(batch, samples - start))]
         images += [t[0] for t in tasks[:2]]
@@ -86,7 +87,7 @@ def score_pointing(engine, samples: int = 120, seed: int = 999_999, batch: int =
             chance += 1 / n_named
             answers.add(generation.text)
             hits += click_hits(generation.text, target)
-            action = InternVLCodec().parse(generation.text)
+            action = codec.parse(generation.text)
             if isinstance(action, Click):
                 targets.append((target.centre[0] * WIDTH, target.centre[1] * HEIGHT))
                 clicks.append((action.x * WIDTH, action.y * HEIGHT))
@@ -102,7 +103,11 @@ def axis_errors(targets: list[tuple[float, float]], clicks: list[tuple[float, fl
         t = np.array([p[axis] for p in targets], dtype=float)
         c = np.array([p[axis] for p in clicks], dtype=float)
         out[f"{name}_error_px"] = float(np.median(np.abs(c - t))) if len(t) else None
-        out[f"{name}_corr"] = float(np.corrcoef(t, c)[0, 1]) if len(t) > 1 and t.std() > 0 and c.std() > 0 else (
-            0.0 if len(t) > 1 else None)
+        if len(t) < 2:
+            out[f"{name}_corr"] = None
+        elif t.std() == 0 or c.std() == 0:  # a constant side: no linear relation to measure
+            out[f"{name}_corr"] = 0.0
+        else:
+            out[f"{name}_corr"] = float(np.corrcoef(t, c)[0, 1])
     return out
 
