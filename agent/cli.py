@@ -89,7 +89,7 @@ def export(
     no_dedupe: bool = typer.Option(False, help="keep repeated (screen, prompt, answer) samples"),
     max_per_task: int = typer.Option(None, help="cap on samples per env id"),
     bins: int = typer.Option(None, help="snap click coordinates to N cells per axis (the tiny recipe uses 32)"),
-    retype: int = typer.Option(0, help="N more copies of each episode that types a quoted string, with fresh strings"),
+    retype: int = typer.Option(0, help="N more copies of each typing step whose string the instruction quotes, with fresh strings"),
 ):
     """Runs -> InternVL SFT jsonl + meta json (readable by the official InternVL training scripts)."""
     from viragent.agent.datasets import ExportFilter, export_sft
@@ -178,6 +178,8 @@ def train_sft_cmd(
     region_loss: float = typer.Option(0.0, help="weight of the region-token loss: on samples with `regions` "
                                                 "(viragent screens writes them) each visual token names the text "
                                                 "under it"),
+    cpu_bf16: bool = typer.Option(False, help="bf16 autocast on a CPU as well (fp32 weights); faster on CPUs with "
+                                              "AVX512-BF16 or AMX"),
 ):
     """Supervised fine-tuning (square-averaged loss on response tokens, AdamW + cosine)."""
     from viragent.agent.training import sft_from_data
@@ -185,7 +187,7 @@ def train_sft_cmd(
 
     config = SFTConfig(out=str(out), steps=steps, batch_size=batch_size, micro_batch=min(micro_batch, batch_size),
                        lr=lr, warmup_steps=warmup, seed=seed, eval_every=eval_every,
-                       pack_tokens=pack_tokens, region_loss=region_loss)
+                       pack_tokens=pack_tokens, region_loss=region_loss, cpu_bf16=cpu_bf16)
     try:
         result = sft_from_data(init, data, config, [e.strip() for e in eval_env.split(",")] if eval_env else None,
                                eval_episodes, device=device, console=console)

@@ -25,7 +25,7 @@ mkdir -p "$WORK"
 [ -d "$WORK/demos-babyai" ] || $V collect --suite babyai --episodes 150 --max-steps 64 --out "$WORK/demos-babyai"
 [ -d "$WORK/demos-desktop" ] || $V collect --suite desktop --episodes 40 --out "$WORK/demos-desktop"
 for suite in miniwob babyai desktop; do
-  # RETYPE=2 adds each typing episode twice more with fresh strings (copying practice); the shipped checkpoint
+  # RETYPE=N adds each typing step N more times with fresh strings (copying practice); the shipped checkpoints
   # was trained without it (0), and no checkpoint trained with it has been evaluated yet.
   $V export "$WORK/demos-$suite" --bins $BINS --retype "${RETYPE:-0}" --out "$WORK/data" --name "$suite"
 done

@@ -95,6 +95,18 @@ def test_encoded_samples_carry_a_label_per_visual_token(screens, tiny_tokenizer)
     assert packed_terms.region_sum.item() == pytest.approx(terms.region_sum.item(), rel=1e-4)
 
 
+
+def test_region_labels_are_cached_with_the_screen(screens, tiny_tokenizer):
+    proc = InternVLChatProcessor(tiny_tokenizer, tile=224, tokens_per_tile=64, max_tiles=1)
+    cache: dict = {}
+    first = encode_sample(screens[0], proc, cache)["region_labels"]
+    again = encode_sample(screens[0], proc, cache)["region_labels"]
+    assert again is first  # served from the cache
+    # another sample's regions for the same screen get labels of their own
+    moved = dict(screens[0], regions=[{"text": "no", "box": screens[1]["regions"][0]["box"]}])
+    assert torch.equal(encode_sample(moved, proc, cache)["region_labels"], encode_sample(moved, proc)["region_labels"])
+    assert not torch.equal(encode_sample(moved, proc, cache)["region_labels"], first)
+
 def test_training_with_the_region_loss_learns_to_name_what_is_drawn(screens, tiny_tokenizer, tmp_path):
     model = build_random("tiny", tiny_tokenizer, seed=0)
     proc = InternVLChatProcessor(tiny_tokenizer, tile=224, tokens_per_tile=64, max_tiles=1)

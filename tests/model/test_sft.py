@@ -8,8 +8,8 @@ from PIL import Image
 from viragent.model.loading import build_random, load_pretrained
 from viragent.model.processor import InternVLChatProcessor
 from viragent.model.train.sft import (
-    IGNORE, SFTConfig, collate, cosine_lr, encode_sample, square_average_denominator, square_average_weights,
-    square_averaged_loss, square_averaged_loss_terms, train_sft,
+    IGNORE, SFTConfig, collate, cosine_lr, encode_sample, micro_batch_loss_terms, square_average_denominator,
+    square_average_weights, square_averaged_loss, square_averaged_loss_terms, train_sft,
 )
 
 
@@ -115,3 +115,13 @@ def test_packing_starts_a_new_row_when_full(samples, tiny_tokenizer):
     assert packed["input_ids"].shape[0] == 2
     assert packed["position_ids"][0, one].item() == 0  # the second sample restarts its positions
     assert packed["pixel_values"].shape[0] == 4
+
+
+def test_cpu_bf16_autocast_computes_the_same_loss_in_bf16(samples, tiny_tokenizer):
+    model = build_random("tiny", tiny_tokenizer, seed=0)
+    proc = InternVLChatProcessor(tiny_tokenizer, tile=224, tokens_per_tile=64, max_tiles=1)
+    batch = collate([encode_sample(s, proc) for s in samples[:4]], tiny_tokenizer.pad_token_id)
+    fp32 = micro_batch_loss_terms(model, batch, torch.device("cpu"))
+    bf16 = micro_batch_loss_terms(model, batch, torch.device("cpu"), cpu_bf16=True)
+    ratio = (bf16.numerator / bf16.denominator).item() / (fp32.numerator / fp32.denominator).item()
+    assert ratio == pytest.approx(1.0, abs=0.02) and ratio != 1.0  # bf16 matmuls: close, not bit-identical
