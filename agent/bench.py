@@ -1,7 +1,8 @@
 """Benchmarks that print numbers and ratios measured in one run (never asserted in tests).
 
 `bench_env`: our MiniWoB env's reset / screenshot / step against the same work done with raw Playwright
-on the same page, so the cost of our layer shows as a ratio.
+on the same page, so the cost of our layer shows as a ratio. `bench_train`: the trainer's samples/s, fp32
+against bf16 autocast on the same batches.
 """
 
 from __future__ import annotations
@@ -161,4 +162,58 @@ def bench_model(preset: str = "tiny", batch_sizes: tuple[int, ...] = (1, 8), new
                      "visual_tokens_per_image": visual_tokens, "prefill_ms": prefill * 1000,
                      "decode_tokens_per_s": batch * (new_tokens - 1) / max(full - prefill, 1e-9),
                      "device": str(engine.device), "dtype": str(next(engine.model.parameters()).dtype)})
+    return rows
+
+
+def bench_train(steps: int = 8, batch_size: int = 16, region_loss: float = 1.0, device: str | None = None) -> list[dict]:
+    """Optimizer steps of the tiny preset on generated screens: samples/s in fp32 and with bf16 autocast.
+
+    Both precisions start from the same random weights and see the same batches (encoded once, outside the
+    timing), so the ratio is the model's own cost: the forward, backward and AdamW step of the recipe's trainer.
+    The first step of each is a warm-up and not counted.
+    """
+    import random
+
+    import torch
+
+    from viragent.agent.internvl_policy import InternVLPolicy
+    from viragent.agent.prompts import user_prompt
+    from viragent.agent.synthetic import make_task
+    from viragent.model.train.sft import collate, encode_sample, micro_batch_loss_terms
+
+    rng = random.Random(0)
+    policy = InternVLPolicy.from_spec("tiny", device=device)
+    proc, initial = policy.engine.processor, {k: v.clone() for k, v in policy.engine.model.state_dict().items()}
+    batches = []
+    for _ in range(steps + 1):
+        samples = []
+        for _ in range(batch_size):
+            image, instruction, answer, regions = make_task(rng)
+            samples.append({"image": image, "regions": regions, "conversations": [
+                {"from": "human", "value": user_prompt(instruction, [])}, {"from": "gpt", "value": answer}]})
+        batches.append(collate([encode_sample(s, proc) for s in samples], proc.tokenizer.pad_token_id))
+    model, device_ = policy.engine.model, policy.engine.device
+    sync = torch.cuda.synchronize if device_.type == "cuda" else (lambda: None)
+    rows = []
+    for bf16 in (False, True):
+        model.load_state_dict(initial)
+        model.train()
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        elapsed = 0.0
+        for i, batch in enumerate(batches):
+            sync()
+            t0 = time.perf_counter()
+            terms = micro_batch_loss_terms(model, batch, device_, cpu_bf16=bf16)
+            region = terms.region_sum / terms.region_count.clamp(min=1)
+            loss = terms.numerator / terms.denominator + region_loss * region
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            sync()
+            elapsed += (time.perf_counter() - t0) if i else 0.0
+        rows.append({"precision": "bf16 autocast" if bf16 or device_.type == "cuda" else "fp32",
+                     "samples_per_s": steps * batch_size / elapsed, "tokens_per_sample":
+                     float(batches[0]["attention_mask"].sum()) / batch_size, "device": str(device_),
+                     "threads": torch.get_num_threads()})
+    model.eval()
     return rows

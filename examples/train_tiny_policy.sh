@@ -5,7 +5,8 @@
 # Training seeds start at 100000, evaluation seeds at 0.
 #   bash examples/train_tiny_policy.sh [WORK_DIR]        (PRE_STEPS, INS_STEPS override the schedule; RETYPE;
 #                                                          REGION_LOSS=1.0 adds the region-token loss (viragent-tiny-region);
-#                                                          DEMO_REGIONS=1 also labels the MiniWoB demos' words)
+#                                                          DEMO_REGIONS=1 also labels the MiniWoB demos' words;
+#                                                          CPU_BF16=1 trains with bf16 autocast on the CPU)
 set -euo pipefail
 WORK=${1:-runs/tiny-policy}
 PRE_STEPS=${PRE_STEPS:-1500}
@@ -18,6 +19,7 @@ REGION_LOSS=${REGION_LOSS:-0}
 # only the generated screens. DEMO_REGIONS=1 records the demos' words too: not yet measured.
 DEMO_REGIONS=${DEMO_REGIONS:-0}
 [ "$DEMO_REGIONS" = 1 ] && REGIONS_FLAG=--regions || REGIONS_FLAG=--no-regions
+[ "${CPU_BF16:-0}" = 1 ] && BF16_FLAG=--cpu-bf16 || BF16_FLAG=
 BINS=32  # click coordinates snapped to 32 cells per axis: 32 number tokens per axis to learn, not 1001
 V=${VIRAGENT:-.venv/bin/viragent}
 mkdir -p "$WORK"
@@ -25,15 +27,15 @@ mkdir -p "$WORK"
 [ -d "$WORK/demos-babyai" ] || $V collect --suite babyai --episodes 150 --max-steps 64 --out "$WORK/demos-babyai"
 [ -d "$WORK/demos-desktop" ] || $V collect --suite desktop --episodes 40 --out "$WORK/demos-desktop"
 for suite in miniwob babyai desktop; do
-  # RETYPE=N adds each typing step N more times with fresh strings (copying practice); the shipped checkpoints
-  # was trained without it (0), and no checkpoint trained with it has been evaluated yet.
+  # RETYPE=N adds each typing step N more times with fresh strings (copying practice); viragent-tiny and
+  # viragent-tiny-region were trained without it (0).
   $V export "$WORK/demos-$suite" --bins $BINS --retype "${RETYPE:-0}" --out "$WORK/data" --name "$suite"
 done
 [ -f "$WORK/screens/viragent_screens_meta.json" ] || $V screens --samples 30000 --bins $BINS --out "$WORK/screens"
 $V train sft --init tiny --data "$WORK/screens/viragent_screens_meta.json" \
-  --steps "$PRE_STEPS" --batch-size 16 --lr 1e-3 --warmup 100 --region-loss "$REGION_LOSS" --out "$WORK/pretrained"
+  --steps "$PRE_STEPS" --batch-size 16 --lr 1e-3 --warmup 100 --region-loss "$REGION_LOSS" $BF16_FLAG --out "$WORK/pretrained"
 $V train sft --init "$WORK/pretrained/final" \
   --data "$WORK/data/miniwob_meta.json:2" --data "$WORK/data/babyai_meta.json" --data "$WORK/data/desktop_meta.json:2" \
   --data "$WORK/screens/viragent_screens_meta.json:0.15" \
-  --steps "$INS_STEPS" --batch-size 16 --lr 1e-3 --warmup 100 --region-loss "$REGION_LOSS" --out "$WORK/instruct"
+  --steps "$INS_STEPS" --batch-size 16 --lr 1e-3 --warmup 100 --region-loss "$REGION_LOSS" $BF16_FLAG --out "$WORK/instruct"
 echo "checkpoint: $WORK/instruct/final  (evaluate: $V eval --policy internvl:$WORK/instruct/final --suite miniwob,babyai,desktop --episodes 50 --out $WORK/eval)"

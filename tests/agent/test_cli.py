@@ -64,6 +64,11 @@ def test_bench_model_tiny():
     assert all(r["visual_tokens_per_image"] == 64 and r["prefill_ms"] > 0 and r["decode_tokens_per_s"] > 0 for r in rows)
 
 
+def test_bench_train_compares_fp32_with_bf16():
+    result = runner.invoke(app, ["bench", "train", "--steps", "1", "--batch-size", "2"])
+    assert result.exit_code == 0, result.output
+    assert "fp32" in result.output and "bf16 autocast" in result.output and "1.00x" in result.output
+
 def test_hub_id_policy_is_a_clear_error(tmp_path):
     result = runner.invoke(app, ["run", "--env", "miniwob/click-test", "--policy", "internvl:OpenGVLab/InternVL3_5-1B-HF",
                                  "--out", str(tmp_path / "x")])
