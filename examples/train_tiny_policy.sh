@@ -3,23 +3,26 @@
 # families -> InternVL SFT data -> stage `pretrained` (generated grounding/reading screens) -> stage
 # `instruct` (the demonstrations, with some screens mixed in) -> evaluation on held-out seeds.
 # Training seeds start at 100000, evaluation seeds at 0.
-#   bash examples/train_tiny_policy.sh [WORK_DIR]        (PRE_STEPS, INS_STEPS override the schedule; RETYPE;
-#                                                          REGION_LOSS=1.0 adds the region-token loss (viragent-tiny-region);
-#                                                          DEMO_REGIONS=1 also labels the MiniWoB demos' words;
-#                                                          CPU_BF16=1 trains with bf16 autocast on the CPU)
+#   bash examples/train_tiny_policy.sh [WORK_DIR]                  the default viragent-tiny
+#   DEMO_REGIONS=0 RETYPE=0 CPU_BF16=0 bash examples/train_tiny_policy.sh   viragent-tiny-region
+#   PRE_STEPS, INS_STEPS override the schedule.
 set -euo pipefail
 WORK=${1:-runs/tiny-policy}
 PRE_STEPS=${PRE_STEPS:-1500}
 INS_STEPS=${INS_STEPS:-4500}
-# The region-token loss: on the generated screens every visual token must also name the text drawn under it, so
+# The region-token loss: every visual token of a sample with `regions` must also name the text drawn under it, so
 # the image path gets a dense signal of its own instead of being washed out (model/train/region_tokens.py).
-# viragent-tiny was trained without it (the default, 0); viragent-tiny-region with REGION_LOSS=1.0.
-REGION_LOSS=${REGION_LOSS:-0}
-# MiniWoB demos without word boxes by default (as for the shipped checkpoint): with REGION_LOSS the loss then sees
-# only the generated screens. DEMO_REGIONS=1 records the demos' words too: not yet measured.
-DEMO_REGIONS=${DEMO_REGIONS:-0}
+# REGION_LOSS=0 trains on the language loss alone, as the first checkpoint (no longer shipped) was.
+REGION_LOSS=${REGION_LOSS:-1.0}
+# DEMO_REGIONS=1: the MiniWoB demonstrations record every visible word's box, so the region-token loss covers
+# them as well as the generated screens (viragent-tiny-region was trained with 0: generated screens only).
+DEMO_REGIONS=${DEMO_REGIONS:-1}
 [ "$DEMO_REGIONS" = 1 ] && REGIONS_FLAG=--regions || REGIONS_FLAG=--no-regions
-[ "${CPU_BF16:-0}" = 1 ] && BF16_FLAG=--cpu-bf16 || BF16_FLAG=
+# RETYPE=N: each typing step N more times with fresh strings, so the model must copy the quoted string from the
+# instruction rather than recall one it saw (agent/datasets.py retyped_episode).
+RETYPE=${RETYPE:-4}
+# CPU_BF16=1: bf16 autocast on the CPU (fp32 weights), 1.25x the samples/s here (`viragent bench train`).
+[ "${CPU_BF16:-1}" = 1 ] && BF16_FLAG=--cpu-bf16 || BF16_FLAG=
 BINS=32  # click coordinates snapped to 32 cells per axis: 32 number tokens per axis to learn, not 1001
 V=${VIRAGENT:-.venv/bin/viragent}
 mkdir -p "$WORK"
@@ -27,9 +30,7 @@ mkdir -p "$WORK"
 [ -d "$WORK/demos-babyai" ] || $V collect --suite babyai --episodes 150 --max-steps 64 --out "$WORK/demos-babyai"
 [ -d "$WORK/demos-desktop" ] || $V collect --suite desktop --episodes 40 --out "$WORK/demos-desktop"
 for suite in miniwob babyai desktop; do
-  # RETYPE=N adds each typing step N more times with fresh strings (copying practice); viragent-tiny and
-  # viragent-tiny-region were trained without it (0).
-  $V export "$WORK/demos-$suite" --bins $BINS --retype "${RETYPE:-0}" --out "$WORK/data" --name "$suite"
+  $V export "$WORK/demos-$suite" --bins $BINS --retype "$RETYPE" --out "$WORK/data" --name "$suite"
 done
 [ -f "$WORK/screens/viragent_screens_meta.json" ] || $V screens --samples 30000 --bins $BINS --out "$WORK/screens"
 $V train sft --init tiny --data "$WORK/screens/viragent_screens_meta.json" \
