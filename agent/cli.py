@@ -89,7 +89,8 @@ def export(
     no_dedupe: bool = typer.Option(False, help="keep repeated (screen, prompt, answer) samples"),
     max_per_task: int = typer.Option(None, help="cap on samples per env id"),
     bins: int = typer.Option(None, help="snap click coordinates to N cells per axis (the tiny recipe uses 32)"),
-    retype: int = typer.Option(0, help="N more copies of each typing step whose string the instruction quotes, with fresh strings"),
+    retype: int = typer.Option(0, help="N more copies of each typing step whose string the instruction quotes, "
+                                       "with fresh strings"),
 ):
     """Runs -> InternVL SFT jsonl + meta json (readable by the official InternVL training scripts)."""
     from viragent.agent.datasets import ExportFilter, export_sft

@@ -98,8 +98,9 @@ def run_to_samples(run_dir: str | Path, filters: ExportFilter) -> list[dict]:
                 history.append(answer or f"<unparsed: {step['raw_text'][:80]}>")
                 if answer is None:
                     continue
-                # A retyped copy teaches copying only at its typing steps; its other steps repeat the original's
-                # answers on the same screens and would only dilute the mixture.
+                # A retyped copy keeps only its typing steps: its other steps repeat the original's answers on the
+                # same screens. The cost, measured with --retype 4 (README): a quoted string is then followed by
+                # type() more often than in the demonstrations, and the policy sometimes types on click tasks.
                 if suffix and not isinstance(action, Type):
                     continue
                 if filters.max_per_task is not None and per_task[step["env_id"]] >= filters.max_per_task:
