@@ -177,20 +177,15 @@ def bench_train(steps: int = 8, batch_size: int = 16, region_loss: float = 1.0, 
     import torch
 
     from viragent.agent.internvl_policy import InternVLPolicy
-    from viragent.agent.prompts import user_prompt
-    from viragent.agent.synthetic import make_task
-    from viragent.model.train.sft import collate, encode_sample, micro_batch_loss_terms
+    from viragent.agent.synthetic import make_task, task_sample
+    from viragent.model.train.sft import collate, encode_sample, micro_batch_loss_terms, optimised_loss
 
     rng = random.Random(0)
     policy = InternVLPolicy.from_spec("tiny", device=device)
     proc, initial = policy.engine.processor, {k: v.clone() for k, v in policy.engine.model.state_dict().items()}
     batches = []
     for _ in range(steps + 1):
-        samples = []
-        for _ in range(batch_size):
-            image, instruction, answer, regions = make_task(rng)
-            samples.append({"image": image, "regions": regions, "conversations": [
-                {"from": "human", "value": user_prompt(instruction, [])}, {"from": "gpt", "value": answer}]})
+        samples = [task_sample(*make_task(rng)) for _ in range(batch_size)]
         batches.append(collate([encode_sample(s, proc) for s in samples], proc.tokenizer.pad_token_id))
     model, device_ = policy.engine.model, policy.engine.device
     sync = torch.cuda.synchronize if device_.type == "cuda" else (lambda: None)
@@ -204,8 +199,7 @@ def bench_train(steps: int = 8, batch_size: int = 16, region_loss: float = 1.0, 
             sync()
             t0 = time.perf_counter()
             terms = micro_batch_loss_terms(model, batch, device_, cpu_bf16=bf16)
-            region = terms.region_sum / terms.region_count.clamp(min=1)
-            loss = terms.numerator / terms.denominator + region_loss * region
+            loss, _ = optimised_loss(terms, terms.denominator, int(terms.region_count), region_loss)
             loss.backward()
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)

@@ -57,7 +57,11 @@ def pointing_task(rng: random.Random, single: bool = False):
 
 def click_hits(text: str, target: Widget, slack: float = 2) -> bool:
     """Whether `text` is a click inside the target's clickable box (a parse error or another action misses)."""
-    action = InternVLCodec().parse(text)
+    return action_hits(InternVLCodec().parse(text), target, slack)
+
+
+def action_hits(action, target: Widget, slack: float = 2) -> bool:
+    """click_hits for an already parsed action."""
     if not isinstance(action, Click):
         return False
     x0, y0, x1, y1 = target.click_box or target.box
@@ -86,8 +90,8 @@ def score_pointing(engine, samples: int = 120, seed: int = 999_999, batch: int =
         for (_, _, target, n_named, _), generation in zip(tasks, generations):
             chance += 1 / n_named
             answers.add(generation.text)
-            hits += click_hits(generation.text, target)
             action = codec.parse(generation.text)
+            hits += action_hits(action, target)
             if isinstance(action, Click):
                 targets.append((target.centre[0] * WIDTH, target.centre[1] * HEIGHT))
                 clicks.append((action.x * WIDTH, action.y * HEIGHT))

@@ -205,6 +205,12 @@ def make_task(rng: random.Random, codec: InternVLCodec = _CODEC) -> tuple[Image.
     return image, instruction, answer, text_regions(widgets, query_words)
 
 
+def task_sample(image: Image.Image | str, instruction: str, answer: str, regions: list[dict]) -> dict:
+    """A generated task as one InternVL SFT sample (the image a path on disk or in memory)."""
+    return {"image": image, "conversations": [{"from": "human", "value": user_prompt(instruction, [])},
+                                              {"from": "gpt", "value": answer}], "regions": regions}
+
+
 def synthetic_texts(rng: random.Random, n: int) -> list[tuple[str, str]]:
     """(instruction, answer) pairs of generated tasks, for the tokenizer corpus."""
     return [make_sample(rng)[1:] for _ in range(n)]
@@ -222,10 +228,8 @@ def generate_screens(out: str | Path, n: int, seed: int = 0, name: str = "virage
             image, instruction, answer, regions = make_task(rng, codec)
             path = out / "screens" / f"{i:06d}.png"
             image.save(path, optimize=False, compress_level=1)
-            f.write(json.dumps({"id": f"screens/{i}", "image": str(path.resolve()),
-                                "conversations": [{"from": "human", "value": user_prompt(instruction, [])},
-                                                  {"from": "gpt", "value": answer}],
-                                "regions": regions, "env_id": "generated/screens"}) + "\n")
+            sample = task_sample(str(path.resolve()), instruction, answer, regions)
+            f.write(json.dumps({"id": f"screens/{i}", **sample, "env_id": "generated/screens"}) + "\n")
     meta = {name: {"root": "/", "annotation": str(jsonl.resolve()), "data_augment": False, "repeat_time": 1,
                    "length": n}}
     (out / f"{name}_meta.json").write_text(json.dumps(meta, indent=2))

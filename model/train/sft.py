@@ -246,6 +246,18 @@ def micro_batch_loss_terms(model, batch: dict, device, cpu_bf16: bool = False) -
     return LossTerms((weights * token_losses).sum(), weights.sum(), region_sum, region_count)
 
 
+def optimised_loss(terms: LossTerms, denominator: torch.Tensor, labelled: int,
+                   region_weight: float) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One micro-batch's share of the loss to minimise: the square-averaged language loss plus, when weighted and
+    some visual token is labelled, the region-token loss; both divided by whole-batch counts. Also returns the
+    region-token part (None when it is not used), for the log."""
+    loss = terms.numerator / denominator
+    if not (region_weight and labelled):
+        return loss, None
+    region = terms.region_sum / labelled
+    return loss + region_weight * region, region
+
+
 def train_sft(model, processor: InternVLChatProcessor, samples: list[dict], config: SFTConfig,
               evaluate: Callable[[object, int], dict] | None = None, meta: dict | None = None) -> dict:
     """Train in place; checkpoints (model + optimizer + step) go to config.out and are resumed from there."""
@@ -288,10 +300,8 @@ def train_sft(model, processor: InternVLChatProcessor, samples: list[dict], conf
             total, region_total = 0.0, 0.0
             for m in micro:
                 terms = micro_batch_loss_terms(model, m, device, config.cpu_bf16)
-                loss = terms.numerator / denominator
-                if config.region_loss and labelled:
-                    region = terms.region_sum / labelled
-                    loss = loss + config.region_loss * region
+                loss, region = optimised_loss(terms, denominator, labelled, config.region_loss)
+                if region is not None:
                     region_total += region.item()
                 loss.backward()
                 total += terms.numerator.item() / denominator.item()

@@ -69,6 +69,7 @@ def test_bench_train_compares_fp32_with_bf16():
     assert result.exit_code == 0, result.output
     assert "fp32" in result.output and "bf16 autocast" in result.output and "1.00x" in result.output
 
+
 def test_hub_id_policy_is_a_clear_error(tmp_path):
     result = runner.invoke(app, ["run", "--env", "miniwob/click-test", "--policy", "internvl:OpenGVLab/InternVL3_5-1B-HF",
                                  "--out", str(tmp_path / "x")])
