@@ -69,13 +69,15 @@ def collect(
     max_steps: int = typer.Option(30, help="step limit per episode"),
     regions: bool = typer.Option(True, help="record the words on each browser screen with their boxes "
                                             "(exported as region-token labels for `train sft --region-loss`)"),
+    noise: float = typer.Option(0.0, help="share of steps where a random move replaces the expert's, so the data "
+                                          "shows recoveries; those steps are never exported as answers"),
 ):
     """Expert demonstrations over a suite; the seed range is recorded in the run's manifest."""
     from viragent.agent.evaluation import collect as collect_fn
 
     try:
         collect_fn(suite, episodes, out, seed=seed, tasks=tasks.split(",") if tasks else None, max_steps=max_steps,
-                   console=console, regions=regions)
+                   console=console, regions=regions, noise=noise)
     except (ValueError, FileExistsError) as exc:
         _fail(str(exc))
 

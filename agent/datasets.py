@@ -96,13 +96,11 @@ def run_to_samples(run_dir: str | Path, filters: ExportFilter) -> list[dict]:
                 # Re-encoded from the Action, so `bins` applies to the answer and the history alike.
                 answer = codec.encode(action) if action is not None else None
                 history.append(answer or f"<unparsed: {step['raw_text'][:80]}>")
-                if answer is None:
+                if answer is None or step.get("perturbed"):  # a collector's random move is not an answer
                     continue
-                # A retyped copy keeps only its typing steps: its other steps repeat the original's answers on the
-                # same screens. The cost, measured with --retype 4 (README): a quoted string is then followed by
-                # type() more often than in the demonstrations, and the policy sometimes types on click tasks.
-                if suffix and not isinstance(action, Type):
-                    continue
+                # A retyped copy keeps its click steps too, though they repeat the original's answers on the same
+                # screens: with typing steps alone (measured with --retype 4, README) a quoted string was followed
+                # by type() far more often than in the demonstrations, and the policy typed on click tasks.
                 if filters.max_per_task is not None and per_task[step["env_id"]] >= filters.max_per_task:
                     continue
                 image = run.screen_path(step["screenshot"])

@@ -14,6 +14,7 @@ from rich.console import Console
 
 from viragent.environments import SUITES, parse_env_id
 
+from .policies import NoisyExpertPolicy
 from .runner import RunConfig, RunResult, run_episodes
 from .summary import summary_table
 
@@ -36,15 +37,18 @@ def suite_env_ids(suite: str, tasks: list[str] | None = None) -> list[str]:
 
 def collect(suite: str, episodes: int, out: str | Path, seed: int = TRAIN_SEED_START, tasks: list[str] | None = None,
             max_steps: int = 30, console: Console | None = None, show_progress: bool = True,
-            regions: bool = True) -> RunResult:
+            regions: bool = True, noise: float = 0.0) -> RunResult:
     """Expert demonstrations: `episodes` per task on seeds seed .. seed+episodes-1 (recorded in the manifest).
 
     regions: record the words on each browser screen with their boxes (Step.regions), so the exported samples
-    carry region-token labels; other suites have none to record."""
+    carry region-token labels; other suites have none to record.
+    noise: the share of steps where a random move replaces the expert's (NoisyExpertPolicy), so the data also
+    shows how to recover from a mistake; those steps are logged as perturbed and never exported as answers."""
     env_kwargs = {"text_regions": True} if regions and suite == "miniwob" else {}
-    config = RunConfig(env_ids=suite_env_ids(suite, tasks), policy="expert", episodes=episodes, seed=seed,
-                       out=Path(out), max_steps=max_steps, env_kwargs=env_kwargs)
-    return run_episodes(config, console=console, show_progress=show_progress)
+    policy = NoisyExpertPolicy(noise, seed=seed) if noise > 0 else None
+    config = RunConfig(env_ids=suite_env_ids(suite, tasks), policy=f"expert+noise{noise:g}" if policy else "expert",
+                       episodes=episodes, seed=seed, out=Path(out), max_steps=max_steps, env_kwargs=env_kwargs)
+    return run_episodes(config, console=console, show_progress=show_progress, policy=policy)
 
 
 def evaluate(policy_spec: str, env_ids: list[str], episodes: int, out: str | Path, seed: int = EVAL_SEED_START,

@@ -66,6 +66,44 @@ class ExpertPolicy:
         return PolicyOutput(action, self.codec.encode(action))
 
 
+class NoisyExpertPolicy(ExpertPolicy):
+    """The expert, except that with probability `noise` it makes a random move instead: noise injection
+    (DART, Laskey et al. 2017), done here because no library wraps our envs' experts this way.
+
+    Why: demonstrations never leave the expert's path, so a policy trained on them alone has never seen a state
+    one mistake away from it and never learned to recover (measured: viragent-tiny walks into BabyAI walls until
+    the step limit). A perturbed step is logged with `perturbed=True` and never becomes a training answer; the
+    expert's answers on the states it leads to are what teach the recovery. The expert must therefore plan from
+    the current state, as BabyAIBot (told each executed move) and the MiniWoB/desktop experts (which read the
+    page) do.
+    """
+
+    name = "expert-noisy"
+    # Moves only: a random pickup, drop or toggle can make a BabyAI mission impossible (a toggled box vanishes).
+    MOVES = (TurnLeft, TurnRight, Forward)
+
+    def __init__(self, noise: float, seed: int = 0, codec: str = "internvl"):
+        if not 0.0 <= noise < 1.0:
+            raise ValueError(f"noise must be a probability in [0, 1), not {noise}")
+        super().__init__(codec)
+        self.noise, self.rng, self.embodied = noise, random.Random(seed), False
+
+    def reset(self, env) -> None:
+        super().reset(env)
+        self.embodied = bool(getattr(env.unwrapped, "embodied", False))
+
+    def act(self, observation: Observation, history: list[str]) -> PolicyOutput:
+        # The expert is asked every step, so a stateful one (BabyAIBot) is told of each move that was executed.
+        expert = super().act(observation, history)
+        if self.rng.random() >= self.noise:
+            return expert
+        if self.embodied:
+            action = self.rng.choice(self.MOVES)()
+        else:  # a click anywhere: mostly on empty page, sometimes on the wrong widget (that episode then fails)
+            action = Click(x=round(self.rng.random(), 3), y=round(self.rng.random(), 3))
+        return PolicyOutput(action, self.codec.encode(action), stats={"perturbed": True})
+
+
 class RandomPolicy:
     """Uniformly random clicks (with some typing and Enter) on screens, random moves in grid worlds.
 

@@ -4,12 +4,14 @@
 # `instruct` (the demonstrations, with some screens mixed in) -> evaluation on held-out seeds.
 # Training seeds start at 100000, evaluation seeds at 0.
 #   bash examples/train_tiny_policy.sh [WORK_DIR]                  the default viragent-tiny
-#   DEMO_REGIONS=0 RETYPE=0 CPU_BF16=0 bash examples/train_tiny_policy.sh   viragent-tiny-region
+#   DEMO_REGIONS=0 RETYPE=0 CPU_BF16=0 NOISE=0 BABYAI_EPISODES=150 PRE_STEPS=1500 INS_STEPS=4500 \
+#     bash examples/train_tiny_policy.sh                          viragent-tiny-region
 #   PRE_STEPS, INS_STEPS override the schedule.
 set -euo pipefail
 WORK=${1:-runs/tiny-policy}
-PRE_STEPS=${PRE_STEPS:-1500}
-INS_STEPS=${INS_STEPS:-4500}
+# The schedule that fits the 90 minutes on 2 cores with collection (the stage times are in the model card).
+PRE_STEPS=${PRE_STEPS:-1000}
+INS_STEPS=${INS_STEPS:-3500}
 # The region-token loss: every visual token of a sample with `regions` must also name the text drawn under it, so
 # the image path gets a dense signal of its own instead of being washed out (model/train/region_tokens.py).
 # REGION_LOSS=0 trains on the language loss alone, as the first checkpoint (no longer shipped) was.
@@ -20,14 +22,21 @@ DEMO_REGIONS=${DEMO_REGIONS:-1}
 [ "$DEMO_REGIONS" = 1 ] && REGIONS_FLAG=--regions || REGIONS_FLAG=--no-regions
 # RETYPE=N: each typing step N more times with fresh strings, so the model must copy the quoted string from the
 # instruction rather than recall one it saw (agent/datasets.py retyped_episode).
-RETYPE=${RETYPE:-4}
+RETYPE=${RETYPE:-3}
+# NOISE=1: demonstrations with random moves in the expert's place (BabyAI 20 % of steps, MiniWoB 10 %; never
+# exported as answers), so the data shows how to get back on track after a mistake (agent/policies.py
+# NoisyExpertPolicy). NOISE=0: clean demonstrations, as every checkpoint before this one had.
+if [ "${NOISE:-1}" = 1 ]; then BABYAI_NOISE=0.2; MINIWOB_NOISE=0.1; else BABYAI_NOISE=0; MINIWOB_NOISE=0; fi
+BABYAI_EPISODES=${BABYAI_EPISODES:-200}
 # CPU_BF16=1: bf16 autocast on the CPU (fp32 weights), 1.25x the samples/s here (`viragent bench train`).
 [ "${CPU_BF16:-1}" = 1 ] && BF16_FLAG=--cpu-bf16 || BF16_FLAG=
 BINS=32  # click coordinates snapped to 32 cells per axis: 32 number tokens per axis to learn, not 1001
 V=${VIRAGENT:-.venv/bin/viragent}
 mkdir -p "$WORK"
-[ -d "$WORK/demos-miniwob" ] || $V collect --suite miniwob --episodes 150 $REGIONS_FLAG --out "$WORK/demos-miniwob"
-[ -d "$WORK/demos-babyai" ] || $V collect --suite babyai --episodes 150 --max-steps 64 --out "$WORK/demos-babyai"
+[ -d "$WORK/demos-miniwob" ] || $V collect --suite miniwob --episodes 150 $REGIONS_FLAG --noise $MINIWOB_NOISE \
+  --out "$WORK/demos-miniwob"
+[ -d "$WORK/demos-babyai" ] || $V collect --suite babyai --episodes "$BABYAI_EPISODES" --max-steps 64 \
+  --noise $BABYAI_NOISE --out "$WORK/demos-babyai"
 [ -d "$WORK/demos-desktop" ] || $V collect --suite desktop --episodes 40 --out "$WORK/demos-desktop"
 for suite in miniwob babyai desktop; do
   $V export "$WORK/demos-$suite" --bins $BINS --retype "$RETYPE" --out "$WORK/data" --name "$suite"
@@ -39,4 +48,5 @@ $V train sft --init "$WORK/pretrained/final" \
   --data "$WORK/data/miniwob_meta.json:2" --data "$WORK/data/babyai_meta.json" --data "$WORK/data/desktop_meta.json:2" \
   --data "$WORK/screens/viragent_screens_meta.json:0.15" \
   --steps "$INS_STEPS" --batch-size 16 --lr 1e-3 --warmup 100 --region-loss "$REGION_LOSS" $BF16_FLAG --out "$WORK/instruct"
+echo "recipe time: $((SECONDS / 60)) min $((SECONDS % 60)) s"
 echo "checkpoint: $WORK/instruct/final  (evaluate: $V eval --policy internvl:$WORK/instruct/final --suite miniwob,babyai,desktop --episodes 50 --out $WORK/eval)"

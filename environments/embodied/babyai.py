@@ -126,15 +126,28 @@ class BabyAIEnv(gym.Env):
 
     def expert_action(self):
         """BabyAIBot's next move. The bot is told each executed move, so it follows any policy's steps."""
-        from minigrid.utils.baby_ai_bot import BabyAIBot
-
         from viragent.tools import action_from_dict
 
         if self._bot_step != self._steps:
             if self._bot is None or self._bot_step != self._steps - 1 or self._last_action is None:
-                self._bot = BabyAIBot(self.level)  # (re)plan from the current state
-                self._bot_action = self._bot.replan()
+                self._bot_action = self._fresh_bot_action()
             else:
-                self._bot_action = self._bot.replan(self._last_action)
+                try:
+                    self._bot_action = self._bot.replan(self._last_action)
+                except (AssertionError, IndexError, KeyError, ValueError):
+                    # BabyAIBot's memory of what it has explored can contradict a state reached by moves it did
+                    # not suggest (a policy's or a noisy collector's): plan again from the current state.
+                    self._bot_action = self._fresh_bot_action()
             self._bot_step = self._steps
         return action_from_dict({"type": ACTION_NAMES[int(self._bot_action)]})
+
+    def _fresh_bot_action(self) -> int:
+        from minigrid.utils.baby_ai_bot import BabyAIBot
+
+        from ..core import ExpertStuck
+
+        self._bot = BabyAIBot(self.level)
+        try:
+            return self._bot.replan()
+        except (AssertionError, IndexError, KeyError, ValueError) as exc:
+            raise ExpertStuck(f"BabyAIBot cannot plan from this state ({exc})") from exc

@@ -33,8 +33,8 @@ def test_collect_export_train_eval(tmp_path):
     r = runner.invoke(app, ["export", str(demos), "--out", str(data), "--name", "retyped", "--retype", "2"])
     assert r.exit_code == 0, r.output
     retyped = [json.loads(line) for line in open(data / "retyped.jsonl")]
-    # the typing step of the 2 enter-text episodes twice more; click-test types nothing
-    assert len(retyped) == len(lines) + 2 * 2 * 1
+    # the 2 enter-text episodes (click, type, submit) twice more, click steps included; click-test types nothing
+    assert len(retyped) == len(lines) + 2 * 2 * 3
     typed = {}
     for sample in retyped:
         prompt, answer = sample["conversations"][0]["value"], sample["conversations"][1]["value"]
@@ -42,9 +42,10 @@ def test_collect_export_train_eval(tmp_path):
             text = json.loads(answer[len("type(text="):].split(", submit")[0].rstrip(")"))
             assert f'"{text}"' in prompt  # the answer types exactly the string this prompt quotes
             typed[sample["id"]] = text
-            assert sample["image"] == next(x["image"] for x in lines if x["id"] == sample["id"].split("/retype")[0])
-        if "/retype" in sample["id"]:
-            assert "Task: Enter" in prompt and answer.startswith("type(")
+        if "/retype" in sample["id"]:  # the same screen, the task with a fresh string to type
+            original = next(x for x in lines if x["id"] == sample["id"].split("/retype")[0])
+            assert sample["image"] == original["image"] and "Task: Enter" in prompt
+            assert prompt.split("\n")[1] != original["conversations"][0]["value"].split("\n")[1]
     assert len(typed) == 2 * 3 and len(set(typed.values())) == 2 * 3  # fresh strings, none repeated
 
     r = runner.invoke(app, ["train", "sft", "--data", str(data / "viragent_sft_meta.json"), "--steps", "4",
@@ -100,3 +101,43 @@ def test_fresh_strings_keep_the_shape():
     assert new_instruction == f'Enter the username "{user}" and the password "{password}" into the text fields and press login.'
     assert new_actions[0] == actions[0] and new_actions[4] == actions[4] and {user, password}.isdisjoint({"lyda", "x9Q"})
     assert retyped_episode("Click the button.", [Click(x=0.5, y=0.5)], rng) is None
+
+
+def test_noisy_collection_teaches_recovery(tmp_path):
+    """collect --noise: random moves in the expert's place, logged as perturbed, never exported as answers."""
+    from viragent.agent.trajectory import load_run
+
+    demos, data = tmp_path / "noisy", tmp_path / "data"
+    r = runner.invoke(app, ["collect", "--suite", "babyai", "--tasks", "goto,putnext", "--episodes", "6",
+                            "--max-steps", "64", "--noise", "0.3", "--out", str(demos)])
+    assert r.exit_code == 0, r.output
+    run = load_run(demos)
+    steps = run.steps.to_pylist()
+    perturbed = [s for s in steps if s["perturbed"]]
+    assert 0 < len(perturbed) < len(steps)
+    assert {s["action_text"] for s in perturbed} <= {"turn_left()", "turn_right()", "forward()"}
+    # BabyAIBot, told of every executed move, still finishes each mission from wherever the noise left it.
+    assert all(e["success"] for e in run.episodes.to_pylist())
+
+    r = runner.invoke(app, ["export", str(demos), "--out", str(data), "--no-dedupe"])
+    assert r.exit_code == 0, r.output
+    samples = [json.loads(line) for line in open(data / "viragent_sft.jsonl")]
+    assert len(samples) == len(steps) - len(perturbed)
+    exported = {s["id"] for s in samples}
+    assert not any(f"{demos.name}/{s['episode_id']}/{s['step']}" in exported for s in perturbed)
+    # ...but they stay in the history the later steps show: that is the mistake to recover from.
+    after = next(s for s in steps if not s["perturbed"] and s["step"] > 0 and
+                 any(p["episode_id"] == s["episode_id"] and p["step"] == s["step"] - 1 for p in perturbed))
+    sample = next(x for x in samples if x["id"] == f"{demos.name}/{after['episode_id']}/{after['step']}")
+    previous = sample["conversations"][0]["value"].split("Previous actions:\n")[1].split("\nNext action:")[0]
+    assert previous.splitlines()[-1] == next(p["action_text"] for p in perturbed if p["episode_id"] ==
+                                             after["episode_id"] and p["step"] == after["step"] - 1)
+
+
+def test_noise_must_be_a_probability():
+    import pytest
+
+    from viragent.agent.policies import NoisyExpertPolicy
+
+    with pytest.raises(ValueError, match="noise must be a probability"):
+        NoisyExpertPolicy(1.5)
