@@ -91,8 +91,8 @@ def export(
     no_dedupe: bool = typer.Option(False, help="keep repeated (screen, prompt, answer) samples"),
     max_per_task: int = typer.Option(None, help="cap on samples per env id"),
     bins: int = typer.Option(None, help="snap click coordinates to N cells per axis (the tiny recipe uses 32)"),
-    retype: int = typer.Option(0, help="N more copies of each typing step whose string the instruction quotes, "
-                                       "with fresh strings"),
+    retype: int = typer.Option(0, help="N more copies of each episode that types a string the instruction quotes, "
+                                       "with fresh strings (all its steps)"),
 ):
     """Runs -> InternVL SFT jsonl + meta json (readable by the official InternVL training scripts)."""
     from viragent.agent.datasets import ExportFilter, export_sft
@@ -133,6 +133,7 @@ def eval_cmd(
     seed: int = typer.Option(0, help="first held-out seed"),
     out: Path = typer.Option(..., help="writes OUT/eval.md, OUT/eval.json; each policy's runs under OUT/<policy>/"),
     max_steps: int = typer.Option(None, help="step limit per episode (default: per suite, miniwob 15, babyai 64)"),
+    resume: bool = typer.Option(False, help="continue an interrupted evaluation in OUT: finished episodes are kept"),
 ):
     """Success per task on held-out seeds, one column per policy, written as markdown and JSON."""
     from viragent.agent.evaluation import compare, suite_env_ids
@@ -144,7 +145,8 @@ def eval_cmd(
             env_ids = [e for s in suite.split(",") for e in suite_env_ids(s.strip())]
         else:
             raise ValueError("name the tasks: --suite miniwob,babyai or --env miniwob/click-test")
-        result = compare(policy, env_ids, episodes, out, seed=seed, max_steps=max_steps, console=console)
+        result = compare(policy, env_ids, episodes, out, seed=seed, max_steps=max_steps, console=console,
+                         resume=resume)
     except (ValueError, FileExistsError, TypeError, FileNotFoundError) as exc:
         _fail(str(exc))
     table = Table(title=f"success on seeds {result['seeds'][0]}..{result['seeds'][1]}")

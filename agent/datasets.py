@@ -28,7 +28,7 @@ class ExportFilter:
     max_per_task: int | None = None  # cap on samples per env id
     history_window: int = 8  # previous actions shown in the prompt, as InternVLPolicy shows them
     bins: int | None = None  # snap coordinates to this many cells per axis (InternVLCodec(bins)); None: as logged
-    retype: int = 0  # extra copies of each typing step whose string the instruction quotes, fresh strings (below)
+    retype: int = 0  # extra copies of each episode typing a string the instruction quotes, fresh strings (below)
     seed: int = 0  # for `retype`'s strings
 
 

@@ -52,12 +52,15 @@ def collect(suite: str, episodes: int, out: str | Path, seed: int = TRAIN_SEED_S
 
 
 def evaluate(policy_spec: str, env_ids: list[str], episodes: int, out: str | Path, seed: int = EVAL_SEED_START,
-             max_steps: int = 30, policy=None, console: Console | None = None, show_progress: bool = True) -> dict:
-    """Success per env on held-out seeds; writes OUT/eval.md and OUT/eval.json."""
+             max_steps: int = 30, policy=None, console: Console | None = None, show_progress: bool = True,
+             resume: bool = False) -> dict:
+    """Success per env on held-out seeds; writes OUT/eval.md and OUT/eval.json.
+
+    resume: an interrupted evaluation in OUT keeps its finished episodes and runs only the rest."""
     console = console or Console()
     out = Path(out)
     config = RunConfig(env_ids=env_ids, policy=policy_spec, episodes=episodes, seed=seed, out=out / "run",
-                       max_steps=max_steps)
+                       max_steps=max_steps, resume=resume)
     result = run_episodes(config, console=console, show_progress=show_progress, policy=policy)
     table = {"policy": policy_spec, "seeds": [seed, seed + episodes - 1], "episodes_per_env": episodes,
              "rows": result.rows}
@@ -104,7 +107,8 @@ def _finished(where: Path, spec: str, fingerprint: str, env_ids: list[str], seed
 
 
 def compare(policy_specs: list[str], env_ids: list[str], episodes: int, out: str | Path,
-            seed: int = EVAL_SEED_START, max_steps: int | None = None, console: Console | None = None) -> dict:
+            seed: int = EVAL_SEED_START, max_steps: int | None = None, console: Console | None = None,
+            resume: bool = False) -> dict:
     """Several policies on the same held-out seeds: one column each, plus each suite's mean.
 
     Each policy's own run and table go to OUT/<policy>/; the comparison to OUT/eval.md and OUT/eval.json.
@@ -121,7 +125,8 @@ def compare(policy_specs: list[str], env_ids: list[str], episodes: int, out: str
             where = out / _slug(spec) / suite
             table = _finished(where, spec, fingerprint, ids, seed, episodes)
             if table is None:
-                table = evaluate(spec, ids, episodes, where, seed=seed, max_steps=limit, console=console)
+                table = evaluate(spec, ids, episodes, where, seed=seed, max_steps=limit, console=console,
+                                 resume=resume)
                 table["fingerprint"] = fingerprint
                 (where / "eval.json").write_text(json.dumps(table, indent=2))
             else:  # the same policy on the same seeds already ran into this folder: reuse, don't re-run

@@ -141,3 +141,28 @@ def test_noise_must_be_a_probability():
 
     with pytest.raises(ValueError, match="noise must be a probability"):
         NoisyExpertPolicy(1.5)
+
+
+def test_eval_resume_keeps_finished_episodes(tmp_path):
+    """An evaluation cut off part-way continues with --resume: the finished episodes are not run again."""
+    from viragent.agent.trajectory import load_run
+
+    ev = tmp_path / "eval"
+    args = ["eval", "--policy", "expert", "--env", "babyai/goto", "--episodes", "3", "--out", str(ev)]
+    assert runner.invoke(app, args).exit_code == 0
+    run_dir = ev / "expert" / "babyai" / "run"
+    # Cut off: the last episode's files and the tables are gone, as when the process is killed mid-episode.
+    for part in sorted((run_dir / "parts").glob("episode-000003.*")):
+        part.unlink()
+    for name in ("eval.json", "eval.md"):
+        (ev / "expert" / "babyai" / name).unlink()
+    kept = {e["episode_id"]: e["wall_s"] for e in load_run(run_dir).episodes.to_pylist()}
+    assert sorted(kept) == [1, 2]
+
+    again = runner.invoke(app, args)
+    assert again.exit_code != 0 and "--resume" in again.output  # no silent overwrite of a run
+    resumed = runner.invoke(app, args + ["--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    episodes = {e["episode_id"]: e["wall_s"] for e in load_run(run_dir).episodes.to_pylist()}
+    assert sorted(episodes) == [1, 2, 3] and all(episodes[i] == kept[i] for i in kept)
+    assert json.loads((ev / "eval.json").read_text())["success"]["expert"] == {"babyai/goto": 1.0}
