@@ -91,14 +91,16 @@ def export(
     no_dedupe: bool = typer.Option(False, help="keep repeated (screen, prompt, answer) samples"),
     max_per_task: int = typer.Option(None, help="cap on samples per env id"),
     bins: int = typer.Option(None, help="snap click coordinates to N cells per axis (the tiny recipe uses 32)"),
-    retype: int = typer.Option(0, help="N more copies of each episode that types a string the instruction quotes, "
-                                       "with fresh strings (all its steps)"),
+    retype: int = typer.Option(0, help="N more copies of each typing step whose string the instruction quotes, "
+                                       "with fresh strings"),
+    retype_all_steps: bool = typer.Option(False, help="with --retype: copy the episode's click steps as well"),
 ):
     """Runs -> InternVL SFT jsonl + meta json (readable by the official InternVL training scripts)."""
     from viragent.agent.datasets import ExportFilter, export_sft
 
     meta = export_sft(runs, out, name, ExportFilter(successful_only=not all_episodes, dedupe=not no_dedupe,
-                                                     max_per_task=max_per_task, bins=bins, retype=retype))
+                                                     max_per_task=max_per_task, bins=bins, retype=retype,
+                                                     retype_all_steps=retype_all_steps))
     table = Table(title=f"{name}: {meta['length']} samples -> {meta['annotation']}")
     table.add_column("env")
     table.add_column("samples", justify="right")

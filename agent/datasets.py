@@ -28,7 +28,8 @@ class ExportFilter:
     max_per_task: int | None = None  # cap on samples per env id
     history_window: int = 8  # previous actions shown in the prompt, as InternVLPolicy shows them
     bins: int | None = None  # snap coordinates to this many cells per axis (InternVLCodec(bins)); None: as logged
-    retype: int = 0  # extra copies of each episode typing a string the instruction quotes, fresh strings (below)
+    retype: int = 0  # extra copies of each typing step whose string the instruction quotes, fresh strings (below)
+    retype_all_steps: bool = False  # a retyped copy keeps its click steps too, not only its typing steps
     seed: int = 0  # for `retype`'s strings
 
 
@@ -98,9 +99,12 @@ def run_to_samples(run_dir: str | Path, filters: ExportFilter) -> list[dict]:
                 history.append(answer or f"<unparsed: {step['raw_text'][:80]}>")
                 if answer is None or step.get("perturbed"):  # a collector's random move is not an answer
                     continue
-                # A retyped copy keeps its click steps too, though they repeat the original's answers on the same
-                # screens: with typing steps alone (measured with --retype 4, README) a quoted string was followed
-                # by type() far more often than in the demonstrations, and the policy typed on click tasks.
+                # By default a retyped copy keeps only its typing steps: its other steps repeat the original's
+                # answers on the same screens. Measured (README): with typing steps alone the policy sometimes types
+                # on click tasks that quote a label; keeping the click steps too (retype_all_steps) did not
+                # remove that, and in the same run copying did not form.
+                if suffix and not filters.retype_all_steps and not isinstance(action, Type):
+                    continue
                 if filters.max_per_task is not None and per_task[step["env_id"]] >= filters.max_per_task:
                     continue
                 image = run.screen_path(step["screenshot"])

@@ -4,14 +4,14 @@
 # `instruct` (the demonstrations, with some screens mixed in) -> evaluation on held-out seeds.
 # Training seeds start at 100000, evaluation seeds at 0.
 #   bash examples/train_tiny_policy.sh [WORK_DIR]                  the default viragent-tiny
-#   DEMO_REGIONS=0 RETYPE=0 CPU_BF16=0 NOISE=0 BABYAI_EPISODES=150 PRE_STEPS=1500 INS_STEPS=4500 \
-#     bash examples/train_tiny_policy.sh                          viragent-tiny-region
+#   DEMO_REGIONS=0 RETYPE=0 CPU_BF16=0 bash examples/train_tiny_policy.sh   viragent-tiny-region
+#   NOISE=1 BABYAI_EPISODES=200 RETYPE=3 RETYPE_ALL_STEPS=1 MAX_PER_TASK=1500 PRE_STEPS=1000 INS_STEPS=3500 \
+#     bash examples/train_tiny_policy.sh                          the noise-injection run (not shipped, README)
 #   PRE_STEPS, INS_STEPS override the schedule.
 set -euo pipefail
 WORK=${1:-runs/tiny-policy}
-# The schedule that fits the 90 minutes on 2 cores with collection (the stage times are in the model card).
-PRE_STEPS=${PRE_STEPS:-1000}
-INS_STEPS=${INS_STEPS:-3500}
+PRE_STEPS=${PRE_STEPS:-1500}
+INS_STEPS=${INS_STEPS:-4500}
 # The region-token loss: every visual token of a sample with `regions` must also name the text drawn under it, so
 # the image path gets a dense signal of its own instead of being washed out (model/train/region_tokens.py).
 # REGION_LOSS=0 trains on the language loss alone, as the first checkpoint (no longer shipped) was.
@@ -22,12 +22,17 @@ DEMO_REGIONS=${DEMO_REGIONS:-1}
 [ "$DEMO_REGIONS" = 1 ] && REGIONS_FLAG=--regions || REGIONS_FLAG=--no-regions
 # RETYPE=N: each typing step N more times with fresh strings, so the model must copy the quoted string from the
 # instruction rather than recall one it saw (agent/datasets.py retyped_episode).
-RETYPE=${RETYPE:-3}
+RETYPE=${RETYPE:-4}
+# RETYPE_ALL_STEPS=1: the retyped copies keep their click steps as well as their typing steps.
+[ "${RETYPE_ALL_STEPS:-0}" = 1 ] && RETYPE_ALL_FLAG=--retype-all-steps || RETYPE_ALL_FLAG=
+# MAX_PER_TASK: a cap on MiniWoB samples per task (with RETYPE_ALL_STEPS=1 the three typing tasks were 7,692
+# of 10,024 samples and crowded out the twelve click tasks).
+[ -n "${MAX_PER_TASK:-}" ] && CAP_FLAG="--max-per-task $MAX_PER_TASK" || CAP_FLAG=
 # NOISE=1: demonstrations with random moves in the expert's place (BabyAI 20 % of steps, MiniWoB 10 %; never
 # exported as answers), so the data shows how to get back on track after a mistake (agent/policies.py
-# NoisyExpertPolicy). NOISE=0: clean demonstrations, as every checkpoint before this one had.
-if [ "${NOISE:-1}" = 1 ]; then BABYAI_NOISE=0.2; MINIWOB_NOISE=0.1; else BABYAI_NOISE=0; MINIWOB_NOISE=0; fi
-BABYAI_EPISODES=${BABYAI_EPISODES:-200}
+# NoisyExpertPolicy). The shipped checkpoints were trained on clean demonstrations (NOISE=0).
+if [ "${NOISE:-0}" = 1 ]; then BABYAI_NOISE=0.2; MINIWOB_NOISE=0.1; else BABYAI_NOISE=0; MINIWOB_NOISE=0; fi
+BABYAI_EPISODES=${BABYAI_EPISODES:-150}
 # CPU_BF16=1: bf16 autocast on the CPU (fp32 weights), 1.25x the samples/s here (`viragent bench train`).
 [ "${CPU_BF16:-1}" = 1 ] && BF16_FLAG=--cpu-bf16 || BF16_FLAG=
 BINS=32  # click coordinates snapped to 32 cells per axis: 32 number tokens per axis to learn, not 1001
@@ -38,11 +43,10 @@ mkdir -p "$WORK"
 [ -d "$WORK/demos-babyai" ] || $V collect --suite babyai --episodes "$BABYAI_EPISODES" --max-steps 64 \
   --noise $BABYAI_NOISE --out "$WORK/demos-babyai"
 [ -d "$WORK/demos-desktop" ] || $V collect --suite desktop --episodes 40 --out "$WORK/demos-desktop"
-# MiniWoB's three typing tasks are long episodes, and with their retyped copies they would be 77 % of its samples
-# (measured: 7,692 of 10,024), crowding out the twelve click tasks; 1,500 samples each at most.
-$V export "$WORK/demos-miniwob" --bins $BINS --retype "$RETYPE" --max-per-task 1500 --out "$WORK/data" --name miniwob
+$V export "$WORK/demos-miniwob" --bins $BINS --retype "$RETYPE" $RETYPE_ALL_FLAG $CAP_FLAG --out "$WORK/data" \
+  --name miniwob
 for suite in babyai desktop; do
-  $V export "$WORK/demos-$suite" --bins $BINS --retype "$RETYPE" --out "$WORK/data" --name "$suite"
+  $V export "$WORK/demos-$suite" --bins $BINS --retype "$RETYPE" $RETYPE_ALL_FLAG --out "$WORK/data" --name "$suite"
 done
 [ -f "$WORK/screens/viragent_screens_meta.json" ] || $V screens --samples 30000 --bins $BINS --out "$WORK/screens"
 $V train sft --init tiny --data "$WORK/screens/viragent_screens_meta.json" \

@@ -33,8 +33,8 @@ def test_collect_export_train_eval(tmp_path):
     r = runner.invoke(app, ["export", str(demos), "--out", str(data), "--name", "retyped", "--retype", "2"])
     assert r.exit_code == 0, r.output
     retyped = [json.loads(line) for line in open(data / "retyped.jsonl")]
-    # the 2 enter-text episodes (click, type, submit) twice more, click steps included; click-test types nothing
-    assert len(retyped) == len(lines) + 2 * 2 * 3
+    # the typing step of the 2 enter-text episodes twice more; click-test types nothing
+    assert len(retyped) == len(lines) + 2 * 2 * 1
     typed = {}
     for sample in retyped:
         prompt, answer = sample["conversations"][0]["value"], sample["conversations"][1]["value"]
@@ -47,6 +47,20 @@ def test_collect_export_train_eval(tmp_path):
             assert sample["image"] == original["image"] and "Task: Enter" in prompt
             assert prompt.split("\n")[1] != original["conversations"][0]["value"].split("\n")[1]
     assert len(typed) == 2 * 3 and len(set(typed.values())) == 2 * 3  # fresh strings, none repeated
+    assert all(x["conversations"][1]["value"].startswith("type(") for x in retyped if "/retype" in x["id"])
+    # --retype-all-steps: the whole episode (click, type, submit) again, with the same fresh string throughout
+    r = runner.invoke(app, ["export", str(demos), "--out", str(data), "--name", "whole", "--retype", "2",
+                            "--retype-all-steps"])
+    assert r.exit_code == 0, r.output
+    whole = [json.loads(line) for line in open(data / "whole.jsonl")]
+    assert len(whole) == len(lines) + 2 * 2 * 3
+    copies: dict = {}
+    for x in whole:
+        if "/retype" in x["id"]:
+            episode, _step, suffix = x["id"].rsplit("/", 2)
+            copies.setdefault((episode, suffix), []).append(x["conversations"][0]["value"].split("\n")[1])
+    # each copy: its three steps under one instruction, so one fresh string throughout
+    assert len(copies) == 2 * 2 and all(len(v) == 3 and len(set(v)) == 1 for v in copies.values())
 
     r = runner.invoke(app, ["train", "sft", "--data", str(data / "viragent_sft_meta.json"), "--steps", "4",
                             "--batch-size", "4", "--warmup", "1", "--out", str(ckpt)])
