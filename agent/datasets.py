@@ -100,9 +100,10 @@ def run_to_samples(run_dir: str | Path, filters: ExportFilter) -> list[dict]:
                 if answer is None or step.get("perturbed"):  # a collector's random move is not an answer
                     continue
                 # By default a retyped copy keeps only its typing steps: its other steps repeat the original's
-                # answers on the same screens. Measured (README): with typing steps alone the policy sometimes types
-                # on click tasks that quote a label; keeping the click steps too (retype_all_steps) did not
-                # remove that, and in the same run copying did not form.
+                # answers on the same screens. Measured (README): with typing steps alone the policy typed on click
+                # tasks that quote a label (100 of 370 click-link steps); with the click steps kept as well
+                # (retype_all_steps) it did not (0 of 381), but that run also copied far less (its schedule was
+                # shorter and had other changes, so the two effects are not separated).
                 if suffix and not filters.retype_all_steps and not isinstance(action, Type):
                     continue
                 if filters.max_per_task is not None and per_task[step["env_id"]] >= filters.max_per_task:
