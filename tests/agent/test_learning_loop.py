@@ -180,3 +180,18 @@ def test_eval_resume_keeps_finished_episodes(tmp_path):
     episodes = {e["episode_id"]: e["wall_s"] for e in load_run(run_dir).episodes.to_pylist()}
     assert sorted(episodes) == [1, 2, 3] and all(episodes[i] == kept[i] for i in kept)
     assert json.loads((ev / "eval.json").read_text())["success"]["expert"] == {"babyai/goto": 1.0}
+
+
+def test_babyai_direction_probe_scores_the_bot_as_perfect():
+    """The probe's two numbers mean what they say: BabyAIBot itself agrees with the bot on every turned state,
+    and it is not blind to direction on at least some levels."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[2] / "examples" / "babyai_direction_probe.py"
+    spec = importlib.util.spec_from_file_location("babyai_direction_probe", path)
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    result = probe.main(["--policy", "expert", "--levels", "4"])
+    assert result["agree"] == result["states"] == 16
+    assert result["blind"] < 4
