@@ -34,9 +34,9 @@ def main(argv: list[str] | None = None) -> dict:
         outs = []
         for direction in range(4):
             babyai.level.agent_dir = direction
-            babyai._bot, babyai._bot_step = None, -1  # the bot plans afresh for the turned agent
-            expert = babyai.expert_action().type + "()"
-            outs.append(policy.act(Observation.from_gym(babyai._obs(), info), history).raw_text)
+            expert = babyai.replan().type + "()"  # the bot plans afresh for the turned agent
+            screen = {"screenshot": babyai.render(), "instruction": babyai.level.mission}
+            outs.append(policy.act(Observation.from_gym(screen, info), history).raw_text)
             experts[expert] += 1
             agree += expert == outs[-1]
         answers.update(outs)

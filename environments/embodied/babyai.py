@@ -12,7 +12,7 @@ import io
 import gymnasium as gym
 import numpy as np
 
-from ..core import checked_action, observation_space
+from ..core import ExpertStuck, checked_action, observation_space
 
 # Our embodied Action types -> minigrid's discrete actions.
 MINIGRID_ACTIONS = {"turn_left": 0, "turn_right": 1, "forward": 2, "pickup": 3, "drop": 4, "toggle": 5, "done": 6}
@@ -126,28 +126,33 @@ class BabyAIEnv(gym.Env):
 
     def expert_action(self):
         """BabyAIBot's next move. The bot is told each executed move, so it follows any policy's steps."""
-        from viragent.tools import action_from_dict
-
         if self._bot_step != self._steps:
             if self._bot is None or self._bot_step != self._steps - 1 or self._last_action is None:
-                self._bot_action = self._fresh_bot_action()
-            else:
-                try:
-                    self._bot_action = self._bot.replan(self._last_action)
-                except (AssertionError, IndexError, KeyError, ValueError):
-                    # BabyAIBot's memory of what it has explored can contradict a state reached by moves it did
-                    # not suggest (a policy's or a noisy collector's): plan again from the current state.
-                    self._bot_action = self._fresh_bot_action()
+                return self.replan()
+            try:
+                self._bot_action = self._bot.replan(self._last_action)
+            except (AssertionError, IndexError, KeyError, ValueError):
+                # BabyAIBot's memory of what it has explored can contradict a state reached by moves it did
+                # not suggest (a policy's or a noisy collector's): plan again from the current state.
+                return self.replan()
             self._bot_step = self._steps
-        return action_from_dict({"type": ACTION_NAMES[int(self._bot_action)]})
+        return _action(self._bot_action)
 
-    def _fresh_bot_action(self) -> int:
+    def replan(self):
+        """BabyAIBot's next move planned afresh from the current state, forgetting any earlier plan. For callers
+        that change the level outside step() (a probe turning the agent in place), and after a broken plan."""
         from minigrid.utils.baby_ai_bot import BabyAIBot
-
-        from ..core import ExpertStuck
 
         self._bot = BabyAIBot(self.level)
         try:
-            return self._bot.replan()
+            self._bot_action = self._bot.replan()
         except (AssertionError, IndexError, KeyError, ValueError) as exc:
             raise ExpertStuck(f"BabyAIBot cannot plan from this state ({exc})") from exc
+        self._bot_step = self._steps
+        return _action(self._bot_action)
+
+
+def _action(minigrid_action: int):
+    from viragent.tools import action_from_dict
+
+    return action_from_dict({"type": ACTION_NAMES[int(minigrid_action)]})
