@@ -165,12 +165,14 @@ def bench_model(preset: str = "tiny", batch_sizes: tuple[int, ...] = (1, 8), new
     return rows
 
 
-def bench_train(steps: int = 8, batch_size: int = 16, region_loss: float = 1.0, device: str | None = None) -> list[dict]:
-    """Optimizer steps of the tiny preset on generated screens: samples/s in fp32 and with bf16 autocast.
+def bench_train(steps: int = 8, batch_size: int = 16, region_loss: float = 1.0, device: str | None = None,
+                attentions: tuple[str, ...] = ("sdpa", "eager")) -> list[dict]:
+    """Optimizer steps of the tiny preset on generated screens: samples/s for each attention kernel, in fp32 and
+    with bf16 autocast.
 
-    Both precisions start from the same random weights and see the same batches (encoded once, outside the
-    timing), so the ratio is the model's own cost: the forward, backward and AdamW step of the recipe's trainer.
-    The first step of each is a warm-up and not counted.
+    Every row starts from the same random weights and sees the same batches (encoded once, outside the timing),
+    so the ratios are the model's own cost: the forward, backward and AdamW step of the recipe's trainer. The
+    first step of each is a warm-up and not counted.
     """
     import random
 
@@ -188,26 +190,31 @@ def bench_train(steps: int = 8, batch_size: int = 16, region_loss: float = 1.0, 
         samples = [task_sample(*make_task(rng)) for _ in range(batch_size)]
         batches.append(collate([encode_sample(s, proc) for s in samples], proc.tokenizer.pad_token_id))
     model, device_ = policy.engine.model, policy.engine.device
+    default = model.config._attn_implementation
     sync = torch.cuda.synchronize if device_.type == "cuda" else (lambda: None)
     rows = []
-    for bf16 in (False, True):
-        model.load_state_dict(initial)
-        model.train()
-        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-        elapsed = 0.0
-        for i, batch in enumerate(batches):
-            sync()
-            t0 = time.perf_counter()
-            terms = micro_batch_loss_terms(model, batch, device_, cpu_bf16=bf16)
-            loss, _ = optimised_loss(terms, terms.denominator, int(terms.region_count), region_loss)
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            sync()
-            elapsed += (time.perf_counter() - t0) if i else 0.0
-        rows.append({"precision": "bf16 autocast" if bf16 or device_.type == "cuda" else "fp32",
-                     "samples_per_s": steps * batch_size / elapsed, "tokens_per_sample":
-                     float(batches[0]["attention_mask"].sum()) / batch_size, "device": str(device_),
-                     "threads": torch.get_num_threads()})
+    for attention in attentions:
+        model.set_attn_implementation(attention)
+        for bf16 in (False, True):
+            model.load_state_dict(initial)
+            model.train()
+            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+            elapsed = 0.0
+            for i, batch in enumerate(batches):
+                sync()
+                t0 = time.perf_counter()
+                terms = micro_batch_loss_terms(model, batch, device_, cpu_bf16=bf16)
+                loss, _ = optimised_loss(terms, terms.denominator, int(terms.region_count), region_loss)
+                loss.backward()
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                sync()
+                elapsed += (time.perf_counter() - t0) if i else 0.0
+            rows.append({"attention": attention, "default": attention == default,
+                         "precision": "bf16 autocast" if bf16 or device_.type == "cuda" else "fp32",
+                         "samples_per_s": steps * batch_size / elapsed, "tokens_per_sample":
+                         float(batches[0]["attention_mask"].sum()) / batch_size, "device": str(device_),
+                         "threads": torch.get_num_threads()})
+    model.set_attn_implementation(default)
     model.eval()
     return rows

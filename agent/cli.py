@@ -271,20 +271,22 @@ def bench_model_cmd(
 
 @bench_app.command("train")
 def bench_train_cmd(
-    steps: int = typer.Option(8, help="timed optimizer steps per precision (one more as warm-up)"),
+    steps: int = typer.Option(8, help="timed optimizer steps per row (one more as warm-up)"),
     batch_size: int = typer.Option(16),
     device: str = typer.Option(None, help="cpu or cuda (default: cuda when available)"),
 ):
-    """Training samples/s of the tiny preset on generated screens, fp32 against bf16 autocast (`--cpu-bf16`)."""
+    """Training samples/s of the tiny preset on generated screens: SDPA against eager attention, fp32 against bf16
+    autocast (`--cpu-bf16`)."""
     from viragent.agent.bench import bench_train
 
     rows = bench_train(steps, batch_size, device=device)
     table = Table(title=f"bench train tiny ({rows[0]['device']}, {rows[0]['threads']} threads, "
                         f"{steps} steps of {batch_size}, {rows[0]['tokens_per_sample']:.0f} tokens/sample)")
-    for col in ("precision", "samples/s", "vs fp32"):
+    for col in ("attention", "precision", "samples/s", "vs first row"):
         table.add_column(col, justify="right")
     for r in rows:
-        table.add_row(r["precision"], f"{r['samples_per_s']:.1f}", f"{r['samples_per_s'] / rows[0]['samples_per_s']:.2f}x")
+        table.add_row(r["attention"] + (" (default here)" if r["default"] else ""), r["precision"],
+                      f"{r['samples_per_s']:.1f}", f"{r['samples_per_s'] / rows[0]['samples_per_s']:.2f}x")
     console.print(table)
 
 

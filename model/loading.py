@@ -147,8 +147,21 @@ def checkpoint_layout(directory: Path) -> str:
                                   "(transformers -HF layout) and 'internvl_chat' (original OpenGVLab layout)")
 
 
-def load_pretrained(path: str | Path, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu"):
-    """(model, tokenizer, layout) from a shipped checkpoint's name or a local directory of any of the three layouts."""
+def default_attention(device: str | torch.device) -> str:
+    """The attention kernel a model gets on `device`: "eager" on a CPU, "sdpa" elsewhere.
+
+    On a CPU, PyTorch's SDPA runs its flash kernel, whose backward pass was a third of a tiny-model training
+    step here; the plain matmul-softmax of transformers' eager attention (softmax in fp32) made a step 1.6x
+    faster with bf16 autocast (`viragent bench train` measures both). On a GPU, SDPA's fused kernels win.
+    """
+    return "eager" if torch.device(device).type == "cpu" else "sdpa"
+
+
+def load_pretrained(path: str | Path, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu",
+                    attention: str | None = None):
+    """(model, tokenizer, layout) from a shipped checkpoint's name or a local directory of any of the three layouts.
+
+    attention: transformers' attn_implementation; None picks `default_attention(device)`."""
     directory = resolve_checkpoint(path)
     layout = checkpoint_layout(directory)
     tokenizer = AutoTokenizer.from_pretrained(directory)
@@ -172,6 +185,7 @@ def load_pretrained(path: str | Path, dtype: torch.dtype = torch.float32, device
                                           f"unexpected {unexpected[:5]}")
         model.tie_weights()
         model = model.to(dtype)
+    model.set_attn_implementation(attention or default_attention(device))
     return model.to(device).eval(), tokenizer, layout
 
 
@@ -191,13 +205,14 @@ def sincos_position_embedding(grid: int, dim: int) -> torch.Tensor:
 
 
 def build_random(preset: str, tokenizer, seed: int = 0, dtype: torch.dtype = torch.float32,
-                 device: str | torch.device = "cpu"):
+                 device: str | torch.device = "cpu", attention: str | None = None):
     """A random-weight model of a preset, its <IMG_CONTEXT> id taken from `tokenizer`.
 
     transformers initialises the ViT's learned position embeddings to zeros, which is right for loading
     weights and wrong for training from scratch: with them zero no visual token knows where it is (the LLM's
     RoPE is relative, and the prompt's length varies), and a policy trained from this init clicks at the
     same spot on every screen. We start them as 2-D sine-cosine positions, as MAE does; they stay trainable.
+    attention: transformers' attn_implementation; None picks `default_attention(device)`.
     """
     token_id = tokenizer.convert_tokens_to_ids("<IMG_CONTEXT>")
     config = preset_config(preset, image_token_id=token_id)
@@ -211,6 +226,7 @@ def build_random(preset: str, tokenizer, seed: int = 0, dtype: torch.dtype = tor
         grid = vision.image_size[0] // vision.patch_size[0]
         with torch.no_grad():
             embeddings.position_embeddings.copy_(sincos_position_embedding(grid, vision.hidden_size)[None])
+    model.set_attn_implementation(attention or default_attention(device))
     return model.to(dtype).eval()
 
 

@@ -64,10 +64,11 @@ def test_bench_model_tiny():
     assert all(r["visual_tokens_per_image"] == 64 and r["prefill_ms"] > 0 and r["decode_tokens_per_s"] > 0 for r in rows)
 
 
-def test_bench_train_compares_fp32_with_bf16():
+def test_bench_train_compares_attention_kernels_and_precisions():
     result = runner.invoke(app, ["bench", "train", "--steps", "1", "--batch-size", "2"])
     assert result.exit_code == 0, result.output
     assert "fp32" in result.output and "bf16 autocast" in result.output and "1.00x" in result.output
+    assert "sdpa" in result.output and "eager (default here)" in result.output
 
 
 def test_hub_id_policy_is_a_clear_error(tmp_path):

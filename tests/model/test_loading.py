@@ -95,6 +95,17 @@ def test_hf_layout_round_trip(tmp_path, source, tiny_tokenizer):
     assert torch.equal(logits_of(model, tokenizer), logits_of(source, tiny_tokenizer))
 
 
+def test_cpu_models_get_eager_attention_with_the_same_logits(tmp_path, source, tiny_tokenizer):
+    # eager is the CPU default for speed (default_attention); it must compute what SDPA computes
+    assert {source.config._attn_implementation, source.config.text_config._attn_implementation,
+            source.config.vision_config._attn_implementation} == {"eager"}
+    source.save_pretrained(tmp_path / "hf")
+    tiny_tokenizer.save_pretrained(tmp_path / "hf")
+    sdpa, _, _ = load_pretrained(tmp_path / "hf", attention="sdpa")
+    assert sdpa.config.text_config._attn_implementation == "sdpa"
+    torch.testing.assert_close(logits_of(sdpa, tiny_tokenizer), logits_of(source, tiny_tokenizer), atol=1e-4, rtol=1e-4)
+
+
 def test_hub_id_gets_a_clear_error():
     with pytest.raises(CheckpointNotFound, match="huggingface-cli download OpenGVLab/InternVL3_5-1B-HF"):
         load_pretrained("OpenGVLab/InternVL3_5-1B-HF")
