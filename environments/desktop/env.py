@@ -119,7 +119,8 @@ class DesktopEnv(gym.Env):
             if self._app.poll() is not None:
                 raise RuntimeError(f"the desktop task program exited (code {self._app.returncode})")
             time.sleep(0.005)
-        raise TimeoutError(f"the desktop task program did not report within {timeout} s")
+        raise TimeoutError(f"the desktop task program did not report within {timeout} s; the machine may be "
+                           "overloaded (run fewer evaluations at once) or the Xvfb display unusable")
 
     def _observe(self, state: dict) -> dict:
         shot = self._mss.grab({"left": 0, "top": 0, "width": self.width, "height": self.height})
@@ -137,7 +138,9 @@ class DesktopEnv(gym.Env):
         self._app = subprocess.Popen([sys.executable, str(APP), self.task, str(app_seed), str(self._state_file)],
                                      stdin=subprocess.PIPE, text=True, env={**os.environ, "DISPLAY": self.display})
         self._sync, self._steps, self._t0 = 0, 0, time.monotonic()
-        state = self.app_state()
+        # The first report waits for a new Python process to import tkinter and draw its window: on a loaded
+        # 2-core machine (three evaluations in parallel) that took over 10 s, and the whole evaluation died.
+        state = self.app_state(timeout=60.0)
         self._last_state = state
         return self._observe(state), self._info(state)
 
