@@ -67,8 +67,9 @@ def collect(
     tasks: str = typer.Option(None, help="comma-separated tasks (default: every task with an expert)"),
     out: Path = typer.Option(..., help="run directory"),
     max_steps: int = typer.Option(30, help="step limit per episode"),
-    regions: bool = typer.Option(True, help="record the words on each browser screen with their boxes "
-                                            "(exported as region-token labels for `train sft --region-loss`)"),
+    regions: bool = typer.Option(True, help="record the words on each browser screen with their boxes, or each "
+                                            "BabyAI object named by one word (exported as region-token labels "
+                                            "for `train sft --region-loss`)"),
     noise: float = typer.Option(0.0, help="share of steps where a random move replaces the expert's, so the data "
                                           "shows recoveries; those steps are never exported as answers"),
 ):

@@ -41,10 +41,11 @@ def collect(suite: str, episodes: int, out: str | Path, seed: int = TRAIN_SEED_S
     """Expert demonstrations: `episodes` per task on seeds seed .. seed+episodes-1 (recorded in the manifest).
 
     regions: record the words on each browser screen with their boxes (Step.regions), so the exported samples
-    carry region-token labels; other suites have none to record.
+    carry region-token labels; on BabyAI, each object of the grid named by one word (BabyAIEnv.object_regions).
+    The desktop suite has none to record.
     noise: the share of steps where a random move replaces the expert's (NoisyExpertPolicy), so the data also
     shows how to recover from a mistake; those steps are logged as perturbed and never exported as answers."""
-    env_kwargs = {"text_regions": True} if regions and suite == "miniwob" else {}
+    env_kwargs = {"text_regions": True} if regions and suite in ("miniwob", "babyai") else {}
     policy = NoisyExpertPolicy(noise, seed=seed) if noise > 0 else None
     config = RunConfig(env_ids=suite_env_ids(suite, tasks), policy=f"expert+noise{noise:g}" if policy else "expert",
                        episodes=episodes, seed=seed, out=Path(out), max_steps=max_steps, env_kwargs=env_kwargs)

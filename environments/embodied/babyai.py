@@ -47,14 +47,24 @@ def _is_pickup_then_goto(level) -> bool:
         isinstance(instrs.instr_b, GoToInstr)
 
 
+# The word that labels the agent's cell in a frame: which way it faces on the picture (minigrid's agent_dir
+# 0-3 is east, south, west, north). In the egocentric view it always faces up.
+FACING_WORDS = ("right", "down", "left", "up")
+
+
 class BabyAIEnv(gym.Env):
-    """One BabyAI family. Observation: an RGB frame (`view="full"` grid or `view="agent"` egocentric) + mission."""
+    """One BabyAI family. Observation: an RGB frame (`view="full"` grid or `view="agent"` egocentric) + mission.
+
+    `text_regions=True` adds `info["regions"]`: each object the frame shows, named by one word (its type, or
+    for the agent the way it faces), with its box, 0-1000 of the frame. They are the grid-world counterpart
+    of a browser's visible words: dense labels for the region-token loss (model/train/region_tokens.py).
+    """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
     embodied = True  # policies that act on screens switch to grid moves
 
     def __init__(self, family: str, view: str = "full", tile_size: int = 16, max_steps: int = 64,
-                 render_mode: str | None = "rgb_array"):
+                 render_mode: str | None = "rgb_array", text_regions: bool = False):
         if family not in FAMILIES:
             from ..core import TaskNotFound
 
@@ -62,7 +72,7 @@ class BabyAIEnv(gym.Env):
         if view not in ("full", "agent"):
             raise ValueError(f"view must be 'full' or 'agent', not {view!r}")
         self.family, self.view, self.tile_size, self.max_steps = family, view, tile_size, max_steps
-        self.render_mode = render_mode
+        self.render_mode, self.text_regions = render_mode, text_regions
         self.level = _make_level(family)
         frame = self._frame_after_reset_probe()
         self.observation_space = observation_space(*frame.shape[:2])
@@ -118,8 +128,35 @@ class BabyAIEnv(gym.Env):
         return self._obs(), float(reward), bool(terminated), bool(truncated), info
 
     def _info(self, success: bool) -> dict:
-        return {"task": f"babyai/{self.family}", "step": self._steps, "success": success,
+        info = {"task": f"babyai/{self.family}", "step": self._steps, "success": success,
                 "agent_pos": [int(v) for v in self.level.agent_pos], "agent_dir": int(self.level.agent_dir)}
+        if self.text_regions:
+            info["regions"] = self.object_regions()
+        return info
+
+    def object_regions(self) -> list[dict]:
+        """Every object in the frame as {"text": one word, "box": [x0, y0, x1, y1]} (0-1000 of the frame)."""
+        if self.view == "full":
+            grid, shown = self.level.grid, None
+            agent, facing = tuple(self.level.agent_pos), FACING_WORDS[self.level.agent_dir]
+        else:  # the agent's view, as get_pov_render draws it: the agent at the bottom centre, facing up
+            grid, shown = self.level.gen_obs_grid()
+            size = self.level.agent_view_size
+            agent, facing = (size // 2, size - 1), "up"
+        regions = []
+        for j in range(grid.height):
+            for i in range(grid.width):
+                cell = grid.get(i, j)
+                if (i, j) == agent:
+                    text = facing
+                elif cell is None or (shown is not None and not shown[i, j]):
+                    continue
+                else:
+                    text = cell.type  # wall, door, key, ball, box, goal, lava
+                regions.append({"text": text, "box": [round(1000 * i / grid.width), round(1000 * j / grid.height),
+                                                      round(1000 * (i + 1) / grid.width),
+                                                      round(1000 * (j + 1) / grid.height)]})
+        return regions
 
     def render(self):
         return self._frame()

@@ -137,6 +137,8 @@ def test_noisy_collection_teaches_recovery(tmp_path):
     assert r.exit_code == 0, r.output
     samples = [json.loads(line) for line in open(data / "viragent_sft.jsonl")]
     assert len(samples) == len(steps) - len(perturbed)
+    # collect recorded each grid object by name (the default --regions), export passed them on as labels
+    assert all("wall" in {r["text"] for r in s["regions"]} for s in samples)
     exported = {s["id"] for s in samples}
     assert not any(f"{demos.name}/{s['episode_id']}/{s['step']}" in exported for s in perturbed)
     # ...but they stay in the history the later steps show: that is the mistake to recover from.

@@ -83,3 +83,26 @@ def test_adapter_turns_cartpole_into_an_agent_env():
     assert reward == 1.0 and "action_error" not in info
     _, _, _, _, info = env.step(Key(keys=["up"]))
     assert "means nothing here" in info["action_error"]
+
+
+@pytest.mark.parametrize("view", ["full", "agent"])
+def test_object_regions_name_what_the_frame_shows(view):
+    env = make_env("babyai/pickup", view=view, text_regions=True)
+    _, info = env.reset(seed=4)
+    level = env.unwrapped.level
+    regions = info["regions"]
+    facing = [r for r in regions if r["text"] in ("right", "down", "left", "up")]
+    assert len(facing) == 1  # the agent, named by the way it faces on the picture
+    if view == "full":
+        assert facing[0]["text"] == ("right", "down", "left", "up")[level.agent_dir]
+        x, y = level.agent_pos
+        assert facing[0]["box"] == [125 * x, 125 * y, 125 * (x + 1), 125 * (y + 1)]  # an 8x8 room
+        objects = sorted(o.type for o in level.grid.grid if o is not None and o.type != "wall")
+        assert sorted(r["text"] for r in regions if r["text"] not in ("wall", facing[0]["text"])) == objects
+    else:
+        assert facing[0] == {"text": "up", "box": [429, 857, 571, 1000]}  # bottom centre of the 7x7 view
+    # A turn changes what the agent's cell is called (full view) or what lies in front of it (egocentric).
+    _, _, _, _, after = env.step(TurnLeft())
+    assert after["regions"] != regions
+    plain = make_env("babyai/pickup")
+    assert "regions" not in plain.reset(seed=4)[1]
