@@ -22,7 +22,7 @@ DEMO_REGIONS=${DEMO_REGIONS:-1}
 [ "$DEMO_REGIONS" = 1 ] && REGIONS_FLAG=--regions || REGIONS_FLAG=--no-regions
 # BABYAI_REGIONS=1: the BabyAI demonstrations name each grid object under its cell (`wall`, `ball`, the agent by
 # the way it faces), so the region-token loss covers the grid worlds too. Not yet tried in a full run; the
-# shipped checkpoints were trained with 0 (README "BabyAI: the image is seen but not used").
+# shipped checkpoints were trained with 0 (README "BabyAI: the image carries the answer, the LLM does not use it").
 [ "${BABYAI_REGIONS:-0}" = 1 ] && BABYAI_REGIONS_FLAG=--regions || BABYAI_REGIONS_FLAG=--no-regions
 # RETYPE=N: each typing step N more times with fresh strings, so the model must copy the quoted string from the
 # instruction rather than recall one it saw (agent/datasets.py retyped_episode).
