@@ -18,6 +18,7 @@ import argparse
 from collections import Counter
 
 import torch
+from PIL import Image
 
 from viragent.agent.datasets import load_sft
 from viragent.agent.internvl_policy import InternVLPolicy
@@ -47,15 +48,13 @@ def policy_hits(policy: InternVLPolicy, samples: list[dict], batch: int = 16) ->
 
 
 def visual_tokens(policy: InternVLPolicy, samples: list[dict], batch: int = 64) -> torch.Tensor:
-    model, processor = policy.engine.model, policy.engine.processor
+    """Each sample's visual tokens, flattened: the probe's input. A BabyAI sample has one image (a path, or a
+    list of one path as `load_sft` gives it)."""
+    first = lambda image: image if isinstance(image, str) else image[0]  # noqa: E731
     rows = []
     for k in range(0, len(samples), batch):
-        pixels = torch.cat([encode_sample(s, processor)["pixel_values"] for s in samples[k:k + batch]])
-        with torch.no_grad():
-            features = model.model.get_image_features(pixel_values=pixels, vision_feature_layer=-1,
-                                                      vision_feature_select_strategy="default")
-        features = features if torch.is_tensor(features) else features.pooler_output
-        rows.append(features.reshape(len(pixels), -1).float())
+        images = [Image.open(first(s["image"])).convert("RGB") for s in samples[k:k + batch]]
+        rows.append(policy.engine.visual_tokens(images).flatten(1))
     return torch.cat(rows)
 
 

@@ -105,6 +105,15 @@ class VLMEngine:
         return [logprobs[row, logprobs.shape[1] - len(r):] for row, r in enumerate(response_ids)]
 
     @torch.inference_mode()
+    def visual_tokens(self, images: list) -> torch.Tensor:
+        """What the LLM receives for each image (the projector's output), float32: (images, tokens, hidden).
+        Images with the same number of tiles (one each at max_tiles=1)."""
+        pixel_values = self._inputs(images, [""] * len(images))["pixel_values"]
+        features = self.model.model.get_image_features(pixel_values=pixel_values)
+        features = getattr(features, "pooler_output", features).float()  # (tiles, tokens per tile, hidden)
+        return features.reshape(len(images), -1, features.shape[-1])
+
+    @torch.inference_mode()
     def visual_token_stats(self, images: list) -> dict:
         """How much the visual tokens the LLM receives depend on the image, over a batch of (different) images.
 
@@ -114,10 +123,7 @@ class VLMEngine:
         """
         if len(images) < 2:
             raise ValueError("visual_token_stats needs at least two images to compare")
-        pixel_values = self._inputs(images, [""] * len(images))["pixel_values"]
-        features = self.model.model.get_image_features(pixel_values=pixel_values)
-        features = getattr(features, "pooler_output", features).float()  # (tiles, tokens per tile, hidden)
-        features = features.reshape(len(images), -1, features.shape[-1])  # one tile per image at max_tiles=1
+        features = self.visual_tokens(images)
         text = self.model.get_input_embeddings().weight.float()
         return {"content_ratio": float(features.std(0).mean() / features.abs().mean().clamp(min=1e-12)),
                 "visual_token_norm": float(features.norm(dim=-1).mean()),

@@ -1,6 +1,8 @@
 """collect -> export -> train sft -> eval, as a user runs them (small sizes)."""
 
+import importlib.util
 import json
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -8,6 +10,15 @@ from viragent.agent.cli import app
 from viragent.agent.datasets import ExportFilter, export_sft, load_sft
 
 runner = CliRunner()
+
+
+def load_example(name: str):
+    """A script of examples/ as a module, so a test can call its main() as a user runs it."""
+    path = Path(__file__).parents[2] / "examples" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_collect_export_train_eval(tmp_path):
@@ -187,13 +198,7 @@ def test_eval_resume_keeps_finished_episodes(tmp_path):
 def test_babyai_direction_probe_scores_the_bot_as_perfect():
     """The probe's two numbers mean what they say: BabyAIBot itself agrees with the bot on every turned state,
     and it is not blind to direction on at least some levels."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).parents[2] / "examples" / "babyai_direction_probe.py"
-    spec = importlib.util.spec_from_file_location("babyai_direction_probe", path)
-    probe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(probe)
+    probe = load_example("babyai_direction_probe")
     result = probe.main(["--policy", "expert", "--levels", "4"])
     assert result["agree"] == result["states"] == 16
     assert result["blind"] < 4
@@ -202,18 +207,12 @@ def test_babyai_direction_probe_scores_the_bot_as_perfect():
 def test_babyai_image_probe_fits_what_it_was_shown(tmp_path):
     """The image probe's columns mean what they say: on its own training steps a linear probe on the visual tokens
     names every action, while random weights answer none of them."""
-    import importlib.util
-    from pathlib import Path
-
     demos, data = tmp_path / "demos", tmp_path / "data"
     r = runner.invoke(app, ["collect", "--suite", "babyai", "--tasks", "pickup", "--episodes", "3", "--max-steps", "64",
                             "--out", str(demos)])
     assert r.exit_code == 0, r.output
     assert runner.invoke(app, ["export", str(demos), "--out", str(data), "--name", "babyai"]).exit_code == 0
-    path = Path(__file__).parents[2] / "examples" / "babyai_image_probe.py"
-    spec = importlib.util.spec_from_file_location("babyai_image_probe", path)
-    probe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(probe)
+    probe = load_example("babyai_image_probe")
     meta = str(data / "babyai_meta.json")
     table = probe.main(["--policy", "tiny", "--train", meta, "--heldout", meta, "--families", "pickup"])
     assert table["pickup"]["steps"] == 3  # one pickup() per episode
