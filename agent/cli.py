@@ -24,6 +24,43 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
+ENV_OPTION_HELP = ("KEY=VALUE passed to every env (repeatable), e.g. view=agent for BabyAI's egocentric view; "
+                   "true/false and numbers are converted")
+
+
+IMAGE_HELP = ("where the screenshot sits in the prompt: first (<image> then the task) or last (just before 'Next "
+              "action:'); a checkpoint trained on it records it and is served with it")
+
+
+def _check_image_position(image: str) -> None:
+    from viragent.agent.prompts import IMAGE_POSITIONS
+
+    if image not in IMAGE_POSITIONS:
+        _fail(f"--image must be one of {', '.join(IMAGE_POSITIONS)}, not {image!r}")
+
+
+def _env_options(pairs: list[str] | None) -> dict:
+    """['view=agent', 'tile_size=32'] -> {'view': 'agent', 'tile_size': 32}."""
+    options = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            _fail(f"--env-option wants KEY=VALUE, not {pair!r} (e.g. --env-option view=agent)")
+        value = value.strip()
+        if value.lower() in ("true", "false"):
+            options[key.strip()] = value.lower() == "true"
+            continue
+        for convert in (int, float):
+            try:
+                options[key.strip()] = convert(value)
+                break
+            except ValueError:
+                pass
+        else:
+            options[key.strip()] = value
+    return options
+
+
 @app.command()
 def run(
     env: str = typer.Option(..., "--env", help="SUITE/TASK, or several separated by commas (see `viragent tasks`)"),
@@ -38,6 +75,7 @@ def run(
     checkpoint: bool = typer.Option(False, help="keep LangGraph state per step in OUT/checkpoints.sqlite"),
     quiet: bool = typer.Option(False, help="no progress bar"),
     num_envs: int = typer.Option(1, help="> 1: step that many copies of one env through gymnasium.vector"),
+    env_option: list[str] = typer.Option(None, help=ENV_OPTION_HELP),
 ):
     """Run a policy on environments; log every step; print a summary; write an HTML report."""
     from viragent.agent.runner import RunConfig, run_episodes
@@ -46,7 +84,7 @@ def run(
 
     config = RunConfig(env_ids=[e.strip() for e in env.split(",") if e.strip()], policy=policy,
                        episodes=episodes, seed=seed, out=out, max_steps=max_steps, error_budget=error_budget,
-                       resume=resume, checkpoint=checkpoint)
+                       resume=resume, checkpoint=checkpoint, env_kwargs=_env_options(env_option))
     try:
         if num_envs > 1:
             from viragent.agent.vector import vector_rollouts
@@ -72,13 +110,14 @@ def collect(
                                             "for `train sft --region-loss`)"),
     noise: float = typer.Option(0.0, help="share of steps where a random move replaces the expert's, so the data "
                                           "shows recoveries; those steps are never exported as answers"),
+    env_option: list[str] = typer.Option(None, help=ENV_OPTION_HELP),
 ):
     """Expert demonstrations over a suite; the seed range is recorded in the run's manifest."""
     from viragent.agent.evaluation import collect as collect_fn
 
     try:
         collect_fn(suite, episodes, out, seed=seed, tasks=tasks.split(",") if tasks else None, max_steps=max_steps,
-                   console=console, regions=regions, noise=noise)
+                   console=console, regions=regions, noise=noise, env_options=_env_options(env_option))
     except (ValueError, FileExistsError) as exc:
         _fail(str(exc))
 
@@ -95,13 +134,18 @@ def export(
     retype: int = typer.Option(0, help="N more copies of each typing step whose string the instruction quotes, "
                                        "with fresh strings"),
     retype_all_steps: bool = typer.Option(False, help="with --retype: copy the episode's click steps as well"),
+    image: str = typer.Option("first", help=IMAGE_HELP),
 ):
     """Runs -> InternVL SFT jsonl + meta json (readable by the official InternVL training scripts)."""
     from viragent.agent.datasets import ExportFilter, export_sft
 
-    meta = export_sft(runs, out, name, ExportFilter(successful_only=not all_episodes, dedupe=not no_dedupe,
-                                                     max_per_task=max_per_task, bins=bins, retype=retype,
-                                                     retype_all_steps=retype_all_steps))
+    _check_image_position(image)
+    try:
+        meta = export_sft(runs, out, name, ExportFilter(successful_only=not all_episodes, dedupe=not no_dedupe,
+                                                         max_per_task=max_per_task, bins=bins, retype=retype,
+                                                         retype_all_steps=retype_all_steps, image=image))
+    except (ValueError, FileNotFoundError) as exc:
+        _fail(str(exc))
     table = Table(title=f"{name}: {meta['length']} samples -> {meta['annotation']}")
     table.add_column("env")
     table.add_column("samples", justify="right")
@@ -117,12 +161,14 @@ def screens(
     seed: int = typer.Option(0),
     name: str = typer.Option("viragent_screens", help="dataset name"),
     bins: int = typer.Option(None, help="snap click coordinates to N cells per axis (the tiny recipe uses 32)"),
+    image: str = typer.Option("first", help=IMAGE_HELP),
 ):
     """Generated grounding/reading screens for the `pretrained` stage (InternVL SFT format, like `export`)."""
     from viragent.agent.synthetic import generate_screens
 
+    _check_image_position(image)
     with console.status(f"drawing {samples} screens"):
-        meta = generate_screens(out, samples, seed=seed, name=name, bins=bins)
+        meta = generate_screens(out, samples, seed=seed, name=name, bins=bins, image_position=image)
     console.print(f"{name}: {meta['length']} samples -> {meta['annotation']}")
 
 
@@ -137,6 +183,7 @@ def eval_cmd(
     out: Path = typer.Option(..., help="writes OUT/eval.md, OUT/eval.json; each policy's runs under OUT/<policy>/"),
     max_steps: int = typer.Option(None, help="step limit per episode (default: per suite, miniwob 15, babyai 64)"),
     resume: bool = typer.Option(False, help="continue an interrupted evaluation in OUT: finished episodes are kept"),
+    env_option: list[str] = typer.Option(None, help=ENV_OPTION_HELP),
 ):
     """Success per task on held-out seeds, one column per policy, written as markdown and JSON."""
     from viragent.agent.evaluation import compare, suite_env_ids
@@ -149,7 +196,7 @@ def eval_cmd(
         else:
             raise ValueError("name the tasks: --suite miniwob,babyai or --env miniwob/click-test")
         result = compare(policy, env_ids, episodes, out, seed=seed, max_steps=max_steps, console=console,
-                         resume=resume)
+                         resume=resume, env_options=_env_options(env_option))
     except (ValueError, FileExistsError, TypeError, FileNotFoundError) as exc:
         _fail(str(exc))
     table = Table(title=f"success on seeds {result['seeds'][0]}..{result['seeds'][1]}")

@@ -27,6 +27,7 @@ class ExportFilter:
     dedupe: bool = True  # drop repeated (screen, prompt, answer) triples
     max_per_task: int | None = None  # cap on samples per env id
     history_window: int = 8  # previous actions shown in the prompt, as InternVLPolicy shows them
+    image: str = "first"  # where the screenshot sits in the prompt (prompts.IMAGE_POSITIONS)
     bins: int | None = None  # snap coordinates to this many cells per axis (InternVLCodec(bins)); None: as logged
     retype: int = 0  # extra copies of each typing step whose string the instruction quotes, fresh strings (below)
     retype_all_steps: bool = False  # a retyped copy keeps its click steps too, not only its typing steps
@@ -109,7 +110,7 @@ def run_to_samples(run_dir: str | Path, filters: ExportFilter) -> list[dict]:
                 if filters.max_per_task is not None and per_task[step["env_id"]] >= filters.max_per_task:
                     continue
                 image = run.screen_path(step["screenshot"])
-                prompt = user_prompt(instruction if suffix else step["instruction"], shown)
+                prompt = user_prompt(instruction if suffix else step["instruction"], shown, image=filters.image)
                 if filters.dedupe:
                     key = (_screen_digest(image), prompt, answer)
                     if key in seen:
@@ -134,6 +135,7 @@ def export_sft(run_dirs: list[str | Path], out: str | Path, name: str = "viragen
     filters = filters or ExportFilter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    env_options = runs_env_options(run_dirs)  # before any work: runs that disagree cannot train one policy
     samples: list[dict] = []
     for run_dir in run_dirs:
         samples.extend(run_to_samples(run_dir, filters))
@@ -141,12 +143,47 @@ def export_sft(run_dirs: list[str | Path], out: str | Path, name: str = "viragen
     with jsonl.open("w", encoding="utf-8") as f:
         for sample in samples:
             f.write(json.dumps(sample, ensure_ascii=False) + "\n")
-    # InternVL's meta format: dataset name -> {root, annotation, data_augment, repeat_time, length}.
+    # InternVL's meta format: dataset name -> {root, annotation, data_augment, repeat_time, length}; its
+    # readers ignore the extra key, ours serve the trained checkpoint with the same env options.
     meta = {name: {"root": "/", "annotation": str(jsonl.resolve()), "data_augment": False, "repeat_time": 1,
-                   "length": len(samples)}}
+                   "length": len(samples), "env_options": env_options}}
     (out / f"{name}_meta.json").write_text(json.dumps(meta, indent=2))
     counts = Counter(s["env_id"] for s in samples)
     return {**meta[name], "per_task": dict(sorted(counts.items()))}
+
+
+# Env options that only add to the log (the words and boxes under each screen) and change nothing the policy sees.
+_RECORDING_ONLY = {"text_regions"}
+
+
+def _merge_env_options(found: dict[str, dict], suite: str, options: dict, source: str) -> None:
+    if suite in found and found[suite] != options:
+        raise ValueError(f"{source} has {suite} envs built with {options}, other data with {found[suite]}: a "
+                         f"policy trained on both could not be served one way; collect them with the same "
+                         f"--env-option")
+    found[suite] = options
+
+
+def runs_env_options(run_dirs: list[str | Path]) -> dict[str, dict]:
+    """Suite -> the options its envs were built with in these runs (e.g. {"babyai": {"view": "agent"}})."""
+    found: dict[str, dict] = {}
+    for run_dir in run_dirs:
+        config = json.loads((Path(run_dir) / "manifest.json").read_text())["config"]
+        options = {k: v for k, v in config.get("env_kwargs", {}).items() if k not in _RECORDING_ONLY}
+        for suite in sorted({env_id.split("/")[0] for env_id in config["env_ids"]}):
+            _merge_env_options(found, suite, options, str(run_dir))
+    return found
+
+
+def mixture_env_options(specs: list[str]) -> dict[str, dict]:
+    """The env options of every dataset in a mixture (the CLI's --data), refused where two disagree."""
+    found: dict[str, dict] = {}
+    for spec in specs:
+        path = _split_spec(str(spec))[0]
+        for entry in json.loads(Path(path).read_text()).values():
+            for suite, options in entry.get("env_options", {}).items():
+                _merge_env_options(found, suite, options, path)
+    return found
 
 
 def load_sft(meta_path: str | Path, repeat_time: float | None = None, seed: int = 0) -> list[dict]:

@@ -37,15 +37,17 @@ def suite_env_ids(suite: str, tasks: list[str] | None = None) -> list[str]:
 
 def collect(suite: str, episodes: int, out: str | Path, seed: int = TRAIN_SEED_START, tasks: list[str] | None = None,
             max_steps: int = 30, console: Console | None = None, show_progress: bool = True,
-            regions: bool = True, noise: float = 0.0) -> RunResult:
+            regions: bool = True, noise: float = 0.0, env_options: dict | None = None) -> RunResult:
     """Expert demonstrations: `episodes` per task on seeds seed .. seed+episodes-1 (recorded in the manifest).
 
     regions: record the words on each browser screen with their boxes (Step.regions), so the exported samples
     carry region-token labels; on BabyAI, each object of the grid named by one word (BabyAIEnv.object_regions).
     The desktop suite has none to record.
+    env_options: passed to every env (e.g. {"view": "agent"}); recorded in the manifest with the rest.
     noise: the share of steps where a random move replaces the expert's (NoisyExpertPolicy), so the data also
     shows how to recover from a mistake; those steps are logged as perturbed and never exported as answers."""
     env_kwargs = {"text_regions": True} if regions and suite in ("miniwob", "babyai") else {}
+    env_kwargs.update(env_options or {})
     policy = NoisyExpertPolicy(noise, seed=seed) if noise > 0 else None
     config = RunConfig(env_ids=suite_env_ids(suite, tasks), policy=f"expert+noise{noise:g}" if policy else "expert",
                        episodes=episodes, seed=seed, out=Path(out), max_steps=max_steps, env_kwargs=env_kwargs)
@@ -54,17 +56,18 @@ def collect(suite: str, episodes: int, out: str | Path, seed: int = TRAIN_SEED_S
 
 def evaluate(policy_spec: str, env_ids: list[str], episodes: int, out: str | Path, seed: int = EVAL_SEED_START,
              max_steps: int = 30, policy=None, console: Console | None = None, show_progress: bool = True,
-             resume: bool = False) -> dict:
+             resume: bool = False, env_options: dict | None = None) -> dict:
     """Success per env on held-out seeds; writes OUT/eval.md and OUT/eval.json.
 
-    resume: an interrupted evaluation in OUT keeps its finished episodes and runs only the rest."""
+    resume: an interrupted evaluation in OUT keeps its finished episodes and runs only the rest.
+    env_options: passed to every env (e.g. {"view": "agent"}), and recorded in the table."""
     console = console or Console()
     out = Path(out)
     config = RunConfig(env_ids=env_ids, policy=policy_spec, episodes=episodes, seed=seed, out=out / "run",
-                       max_steps=max_steps, resume=resume)
+                       max_steps=max_steps, resume=resume, env_kwargs=dict(env_options or {}))
     result = run_episodes(config, console=console, show_progress=show_progress, policy=policy)
     table = {"policy": policy_spec, "seeds": [seed, seed + episodes - 1], "episodes_per_env": episodes,
-             "rows": result.rows}
+             "env_options": dict(env_options or {}), "rows": result.rows}
     lines = ["| env | success | episodes | mean steps |", "|---|---:|---:|---:|"]
     lines += [f"| {r['env']} | {100 * r['success']:.1f} % | {r['episodes']} | {r['mean_steps']:.2f} |" for r in result.rows]
     out.mkdir(parents=True, exist_ok=True)
@@ -95,25 +98,27 @@ def _fingerprint(spec: str) -> str:
 
 
 def _finished(where: Path, spec: str, fingerprint: str, env_ids: list[str], seed: int,
-              episodes: int) -> dict | None:
-    """The table of an earlier identical evaluation in `where` (same policy weights, seeds, envs), or None."""
+              episodes: int, env_options: dict) -> dict | None:
+    """The table of an earlier identical evaluation in `where` (same policy weights, seeds, envs and env
+    options), or None."""
     try:
         table = json.loads((where / "eval.json").read_text())
     except (OSError, json.JSONDecodeError):
         return None
     same = (table.get("policy") == spec and table.get("seeds") == [seed, seed + episodes - 1]
             and table.get("fingerprint") == fingerprint
+            and table.get("env_options", {}) == env_options
             and [r["env"] for r in table.get("rows", [])] == env_ids)
     return table if same else None
 
 
 def compare(policy_specs: list[str], env_ids: list[str], episodes: int, out: str | Path,
             seed: int = EVAL_SEED_START, max_steps: int | None = None, console: Console | None = None,
-            resume: bool = False) -> dict:
+            resume: bool = False, env_options: dict | None = None) -> dict:
     """Several policies on the same held-out seeds: one column each, plus each suite's mean.
 
     Each policy's own run and table go to OUT/<policy>/; the comparison to OUT/eval.md and OUT/eval.json.
-    `max_steps` None: each suite's SUITE_MAX_STEPS.
+    `max_steps` None: each suite's SUITE_MAX_STEPS. `env_options` go to every env (e.g. {"view": "agent"}).
     """
     console = console or Console()
     out = Path(out)
@@ -124,10 +129,10 @@ def compare(policy_specs: list[str], env_ids: list[str], episodes: int, out: str
             ids = [e for e in env_ids if parse_env_id(e)[0].name == suite]
             limit = max_steps or SUITE_MAX_STEPS.get(suite, 30)
             where = out / _slug(spec) / suite
-            table = _finished(where, spec, fingerprint, ids, seed, episodes)
+            table = _finished(where, spec, fingerprint, ids, seed, episodes, dict(env_options or {}))
             if table is None:
                 table = evaluate(spec, ids, episodes, where, seed=seed, max_steps=limit, console=console,
-                                 resume=resume)
+                                 resume=resume, env_options=env_options)
                 table["fingerprint"] = fingerprint
                 (where / "eval.json").write_text(json.dumps(table, indent=2))
             else:  # the same policy on the same seeds already ran into this folder: reuse, don't re-run
@@ -143,7 +148,7 @@ def compare(policy_specs: list[str], env_ids: list[str], episodes: int, out: str
     lines += [f"| **{s} mean** | " + " | ".join(f"**{100 * means[p][s]:.1f} %**" for p in policy_specs) + " |"
               for s in suites]
     result = {"policies": policy_specs, "seeds": [seed, seed + episodes - 1], "episodes_per_env": episodes,
-              "success": columns, "suite_means": means}
+              "env_options": dict(env_options or {}), "success": columns, "suite_means": means}
     out.mkdir(parents=True, exist_ok=True)
     (out / "eval.md").write_text(f"Success on held-out seeds {seed}..{seed + episodes - 1} ({episodes} episodes "
                                  f"per task)\n\n" + "\n".join(lines) + "\n")

@@ -72,12 +72,14 @@ def action_hits(action, target: Widget, slack: float = 2) -> bool:
 def bench_grounding(policy_spec: str, samples: int = 120, seed: int = 999_999, batch: int = 24,
                     single: bool = False) -> dict:
     """Pointing hit rate on `samples` generated screens (seeded apart from `viragent screens`' default 0)."""
-    return score_pointing(InternVLPolicy.from_spec(policy_spec).engine, samples, seed, batch, single) | {
-        "policy": policy_spec}
+    policy = InternVLPolicy.from_spec(policy_spec)
+    return score_pointing(policy.engine, samples, seed, batch, single, image=policy.image) | {"policy": policy_spec}
 
 
-def score_pointing(engine, samples: int = 120, seed: int = 999_999, batch: int = 24, single: bool = False) -> dict:
-    """bench_grounding's numbers for a loaded VLMEngine (also used by examples/pointing_diagnostic.py)."""
+def score_pointing(engine, samples: int = 120, seed: int = 999_999, batch: int = 24, single: bool = False,
+                   image: str = "first") -> dict:
+    """bench_grounding's numbers for a loaded VLMEngine (also used by examples/pointing_diagnostic.py); `image`:
+    the prompt layout the model was trained on (InternVLPolicy.image)."""
     rng = random.Random(seed)
     hits, chance, answers, images = 0, 0.0, set(), []
     targets, clicks = [], []  # (x, y) in screen pixels, for the clicks that parsed
@@ -85,7 +87,7 @@ def score_pointing(engine, samples: int = 120, seed: int = 999_999, batch: int =
     for start in range(0, samples, batch):
         tasks = [pointing_task(rng, single) for _ in range(min(batch, samples - start))]
         images += [t[0] for t in tasks[:2]]
-        generations = engine.generate([t[0] for t in tasks], [user_prompt(t[1], []) for t in tasks],
+        generations = engine.generate([t[0] for t in tasks], [user_prompt(t[1], [], image=image) for t in tasks],
                                       max_new_tokens=24)
         for (_, _, target, n_named, _), generation in zip(tasks, generations):
             chance += 1 / n_named

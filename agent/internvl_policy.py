@@ -57,8 +57,13 @@ class InternVLPolicy:
     """An InternVL3.5 model (any size, any of the three checkpoint layouts, or a random-weight preset)."""
 
     def __init__(self, engine: VLMEngine, name: str = "internvl", max_new_tokens: int = 48,
-                 temperature: float = 0.0, seed: int = 0):
+                 temperature: float = 0.0, seed: int = 0, image: str = "first",
+                 env_options: dict[str, dict] | None = None):
         self.engine, self.name = engine, name
+        self.image = image  # where the screenshot sits in the prompt: as the checkpoint was trained
+        # suite -> env options the training data was collected with (e.g. BabyAI's egocentric view): the runner
+        # builds that suite's envs with them unless told otherwise, so the policy sees what it learned from
+        self.env_options = env_options or {}
         self.max_new_tokens, self.temperature, self.seed = max_new_tokens, temperature, seed
         self._calls = 0
 
@@ -67,7 +72,8 @@ class InternVLPolicy:
 
     def act(self, observation: Observation, history: list[str]) -> PolicyOutput:
         self._calls += 1
-        gen = self.engine.generate([observation.screenshot], [user_prompt(observation.instruction, history)],
+        prompt = user_prompt(observation.instruction, history, image=self.image)
+        gen = self.engine.generate([observation.screenshot], [prompt],
                                    max_new_tokens=self.max_new_tokens,
                                    temperature=self.temperature, seed=self.seed + self._calls)[0]
         return PolicyOutput.from_text(gen.text, n_tokens=len(gen.token_ids), logprob_sum=gen.logprob_sum,
@@ -81,6 +87,7 @@ class InternVLPolicy:
         # tiny sees one 224-px tile and no system prompt: ~110 tokens a sample instead of ~230 is twice the
         # training speed on a CPU, and a model trained from scratch learns the format from the data itself.
         settings = {"max_tiles": 1, "system": None} if spec == "tiny" else {"max_tiles": 6, "system": SYSTEM_PROMPT}
+        prompt, env_options = {"image": "first"}, {}
         if spec in PRESETS:
             tokenizer = tiny_tokenizer()  # published presets without weights get it too: no Qwen3 offline
             model = build_random(spec, tokenizer, seed=seed, dtype=dtype, device=device_)
@@ -91,11 +98,15 @@ class InternVLPolicy:
             # checkpoints record the settings they were trained with, and must be served with the same.
             meta_file = directory / "viragent.json"
             if meta_file.exists():
-                settings.update(json.loads(meta_file.read_text()).get("processor", {}))
+                meta = json.loads(meta_file.read_text())
+                settings.update(meta.get("processor", {}))
+                prompt.update(meta.get("prompt", {}))
+                env_options = meta.get("env", {})
         processor = InternVLChatProcessor(tokenizer, tile=model.config.vision_config.image_size[0],
                                           tokens_per_tile=tokens_per_tile(model.config),
                                           max_tiles=settings["max_tiles"], system=settings["system"])
-        return cls(VLMEngine(model, processor), name=f"internvl:{spec}", seed=seed)
+        return cls(VLMEngine(model, processor), name=f"internvl:{spec}", seed=seed, image=prompt["image"],
+                   env_options=env_options)
 
     def processor_settings(self) -> dict:
         """What a checkpoint trained from this policy must be served with (saved in viragent.json)."""

@@ -11,6 +11,27 @@ SYSTEM_PROMPT = (
 )
 
 
-def user_prompt(instruction: str, history: list[str]) -> str:
+# Where the screenshot sits in the user turn. "first" is InternVL's usual `<image>\n…`. "last" puts it just
+# before "Next action:", so every visual token is the same number of positions from the answer whatever the
+# length of the task and the history: with rotary positions a small model can then learn "look at the cell in
+# front of me" by position alone. On BabyAI's egocentric view (500-step A/B, held-out one-step accuracy) "last"
+# raised pickup from 61 % to 71 % and pick-up-then-go-to from 45 % to 67 % (README: the BabyAI section).
+IMAGE_POSITIONS = ("first", "last")
+
+
+def user_prompt(instruction: str, history: list[str], image: str = "first") -> str:
     previous = "\n".join(history) if history else "none"
+    if image == "last":
+        return f"Task: {instruction}\nPrevious actions:\n{previous}\n<image>\nNext action:"
+    if image != "first":
+        raise ValueError(f"image position must be one of {IMAGE_POSITIONS}, not {image!r}")
     return f"<image>\nTask: {instruction}\nPrevious actions:\n{previous}\nNext action:"
+
+
+def image_position(prompt: str) -> str | None:
+    """The layout a user turn of ours was written with ("first"/"last"), or None for any other text."""
+    if prompt.startswith("<image>\nTask: ") and prompt.endswith("\nNext action:"):
+        return "first"
+    if prompt.startswith("Task: ") and prompt.endswith("\n<image>\nNext action:"):
+        return "last"
+    return None

@@ -78,6 +78,28 @@ def _manifest(config: RunConfig, run_id: str) -> dict:
             "platform": platform.platform()}
 
 
+# What makes two runs' episodes different: resuming a run under other values would mix two experiments.
+_RESUME_KEYS = ("policy", "seed", "max_steps", "env_kwargs")
+
+
+def env_options(env_id: str, config: RunConfig, policy) -> dict:
+    """The options the policy was trained with for this suite (InternVLPolicy.env_options, e.g. BabyAI's
+    egocentric view), with the run's own (--env-option) over them."""
+    suite = parse_env_id(env_id)[0].name
+    return {**getattr(policy, "env_options", {}).get(suite, {}), **config.env_kwargs}
+
+
+def _check_same_settings(out: Path, config: RunConfig) -> None:
+    if not (out / "manifest.json").exists():
+        return
+    before = json.loads((out / "manifest.json").read_text())["config"]
+    now = _manifest(config, "")["config"]
+    changed = [f"{k}: {before.get(k)!r} -> {now[k]!r}" for k in _RESUME_KEYS if before.get(k, now[k]) != now[k]]
+    if changed:
+        raise ValueError(f"{out} holds a run with other settings ({'; '.join(changed)}); resuming it would mix the "
+                         f"two: choose another --out, or resume with the run's own settings")
+
+
 def _finished_episodes(out: Path) -> dict[int, Episode]:
     if not (out / "manifest.json").exists():
         return {}
@@ -96,8 +118,10 @@ def run_episodes(config: RunConfig, console: Console | None = None, show_progres
     if out.exists() and any(out.iterdir()) and not config.resume:
         raise FileExistsError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
     done_before = _finished_episodes(out) if config.resume else {}
+    if done_before:
+        _check_same_settings(out, config)
     run_id = json.loads((out / "manifest.json").read_text())["run_id"] if done_before else out.name
-    writer = RunWriter(out, _manifest(config, run_id))
+    writer = RunWriter(out, {**_manifest(config, run_id), "policy_env_options": getattr(policy, "env_options", {})})
     checkpointer = None
     if config.checkpoint:
         from langgraph.checkpoint.sqlite import SqliteSaver
@@ -120,7 +144,7 @@ def run_episodes(config: RunConfig, console: Console | None = None, show_progres
                     episode_id += 1
                     if episode_id in done_before:
                         continue
-                    env = env or make_env(env_id, max_steps=config.max_steps, **config.env_kwargs)
+                    env = env or make_env(env_id, max_steps=config.max_steps, **env_options(env_id, config, policy))
                     progress.update(bar, description=env_id)
                     episodes.append(_run_one(graph, env, policy, writer, config, run_id, env_id, episode_id,
                                              config.seed + i))

@@ -205,9 +205,11 @@ def make_task(rng: random.Random, codec: InternVLCodec = _CODEC) -> tuple[Image.
     return image, instruction, answer, text_regions(widgets, query_words)
 
 
-def task_sample(image: Image.Image | str, instruction: str, answer: str, regions: list[dict]) -> dict:
+def task_sample(image: Image.Image | str, instruction: str, answer: str, regions: list[dict],
+                image_position: str = "first") -> dict:
     """A generated task as one InternVL SFT sample (the image a path on disk or in memory)."""
-    return {"image": image, "conversations": [{"from": "human", "value": user_prompt(instruction, [])},
+    prompt = user_prompt(instruction, [], image=image_position)
+    return {"image": image, "conversations": [{"from": "human", "value": prompt},
                                               {"from": "gpt", "value": answer}], "regions": regions}
 
 
@@ -217,8 +219,9 @@ def synthetic_texts(rng: random.Random, n: int) -> list[tuple[str, str]]:
 
 
 def generate_screens(out: str | Path, n: int, seed: int = 0, name: str = "viragent_screens",
-                     bins: int | None = None) -> dict:
-    """Write N generated tasks as OUT/screens/*.png + OUT/NAME.jsonl + OUT/NAME_meta.json (InternVL format)."""
+                     bins: int | None = None, image_position: str = "first") -> dict:
+    """Write N generated tasks as OUT/screens/*.png + OUT/NAME.jsonl + OUT/NAME_meta.json (InternVL format);
+    `image_position` places the screenshot in the prompt (prompts.IMAGE_POSITIONS)."""
     out = Path(out)
     (out / "screens").mkdir(parents=True, exist_ok=True)
     rng, codec = random.Random(seed), InternVLCodec(bins)
@@ -228,7 +231,7 @@ def generate_screens(out: str | Path, n: int, seed: int = 0, name: str = "virage
             image, instruction, answer, regions = make_task(rng, codec)
             path = out / "screens" / f"{i:06d}.png"
             image.save(path, optimize=False, compress_level=1)
-            sample = task_sample(str(path.resolve()), instruction, answer, regions)
+            sample = task_sample(str(path.resolve()), instruction, answer, regions, image_position)
             f.write(json.dumps({"id": f"screens/{i}", **sample, "env_id": "generated/screens"}) + "\n")
     meta = {name: {"root": "/", "annotation": str(jsonl.resolve()), "data_augment": False, "repeat_time": 1,
                    "length": n}}

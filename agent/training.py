@@ -13,9 +13,10 @@ from rich.console import Console
 
 from viragent.model.train.sft import SFTConfig, train_sft
 
-from .datasets import load_mixture
+from .datasets import load_mixture, mixture_env_options
 from .evaluation import EVAL_SEED_START, evaluate
 from .internvl_policy import InternVLPolicy
+from .prompts import image_position
 
 
 def sft_from_data(init: str, data: list[str] | str | Path, config: SFTConfig, eval_env_ids: list[str] | None = None,
@@ -29,6 +30,9 @@ def sft_from_data(init: str, data: list[str] | str | Path, config: SFTConfig, ev
     if not samples:
         raise ValueError(f"{', '.join(data)} name no samples; export a run with successful episodes first")
     console.print(f"sft: {len(samples)} samples, init {init}, {config.steps} steps of {config.batch_size}")
+    # The checkpoint is served with the prompt layout it was trained on (recorded below, read by from_spec).
+    policy.image = data_image_position(samples, data) or policy.image
+    policy.env_options = {s: o for s, o in mixture_env_options(data).items() if o} or policy.env_options
 
     def evaluate_in_envs(model, step: int) -> dict:
         policy.engine.model = model
@@ -39,4 +43,16 @@ def sft_from_data(init: str, data: list[str] | str | Path, config: SFTConfig, ev
 
     hook = evaluate_in_envs if eval_env_ids else None
     return train_sft(policy.engine.model, policy.engine.processor, samples, config, evaluate=hook,
-                     meta={"init": init, "data": data, "processor": policy.processor_settings()})
+                     meta={"init": init, "data": data, "processor": policy.processor_settings(),
+                           "prompt": {"image": policy.image}, "env": policy.env_options})
+
+
+def data_image_position(samples: list[dict], data: list[str]) -> str | None:
+    """Where the screenshot sits in the samples' prompts ("first"/"last"; None when no prompt is ours). A
+    mixture of both would train a policy that cannot be served one way, so it is refused."""
+    found = {image_position(next((turn["value"] for turn in s["conversations"] if turn["from"] == "human"), ""))
+             for s in samples} - {None}
+    if len(found) > 1:
+        raise ValueError(f"the data ({', '.join(data)}) mixes prompts with the image first and last; export "
+                         f"every dataset with the same --image")
+    return found.pop() if found else None

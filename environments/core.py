@@ -7,6 +7,7 @@ Gymnasium dict `{"screenshot": HxWx3 uint8, "instruction": str}` (so spaces, che
 
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import dataclass, field
 from typing import Callable
@@ -101,5 +102,13 @@ def parse_env_id(env_id: str) -> tuple[Suite, str]:
 
 
 def make_env(env_id: str, **kwargs) -> gym.Env:
+    """Build one env; `kwargs` are its suite's options (e.g. BabyAI's view="agent"), checked by the env itself."""
     suite, task = parse_env_id(env_id)
-    return suite.make(task, **kwargs)
+    try:
+        return suite.make(task, **kwargs)
+    except TypeError as exc:
+        unknown = re.search(r"unexpected keyword argument '(\w+)'", str(exc))
+        if not unknown:
+            raise
+        raise ValueError(f"{env_id} has no option {unknown.group(1)!r} ({exc}); remove it, or see the "
+                         f"{suite.name} env's constructor for the options it has") from exc

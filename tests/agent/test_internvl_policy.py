@@ -14,6 +14,19 @@ def test_prompt_holds_instruction_and_last_actions():
     assert text.startswith("<image>\nTask: Click OK.") and "click(x=1, y=2)\ndone()" in text
 
 
+def test_image_last_prompt_keeps_the_same_text_and_is_recognised():
+    from viragent.agent.prompts import image_position
+
+    first = user_prompt("Click OK.", ["done()"])
+    last = user_prompt("Click OK.", ["done()"], image="last")
+    assert last == "Task: Click OK.\nPrevious actions:\ndone()\n<image>\nNext action:"
+    assert last.replace("\n<image>", "") == first.replace("<image>\n", "")  # only the image moved
+    assert (image_position(first), image_position(last), image_position("<image>\nDescribe it.")) == (
+        "first", "last", None)
+    with pytest.raises(ValueError, match="first.*last"):
+        user_prompt("Click OK.", [], image="middle")
+
+
 def test_random_tiny_policy_runs_end_to_end(tmp_path):
     out = tmp_path / "tiny"
     result = run_episodes(RunConfig(env_ids=["miniwob/click-button"], policy="internvl:tiny", episodes=2,

@@ -217,3 +217,66 @@ def test_babyai_image_probe_fits_what_it_was_shown(tmp_path):
     table = probe.main(["--policy", "tiny", "--train", meta, "--heldout", meta, "--families", "pickup"])
     assert table["pickup"]["steps"] == 3  # one pickup() per episode
     assert all(row["probe"] == 1.0 and row["policy"] == 0.0 for row in table.values())
+
+
+def test_egocentric_view_and_image_last_from_collect_to_eval(tmp_path):
+    """--env-option reaches the env in collect and eval; --image last reaches the data, the checkpoint's
+    viragent.json and the policy that serves it; wrong options and mixed layouts are refused with the fix."""
+    from PIL import Image
+
+    from viragent.agent.internvl_policy import InternVLPolicy
+    from viragent.agent.trajectory import load_run
+
+    demos, data, ckpt, ev = tmp_path / "demos", tmp_path / "data", tmp_path / "ckpt", tmp_path / "eval"
+    r = runner.invoke(app, ["collect", "--suite", "babyai", "--tasks", "goto", "--episodes", "2", "--max-steps", "64",
+                            "--env-option", "view=agent", "--out", str(demos)])
+    assert r.exit_code == 0, r.output
+    run = load_run(demos)
+    assert run.manifest["config"]["env_kwargs"]["view"] == "agent"
+    first_screen = run.screen_path(run.steps.to_pylist()[0]["screenshot"])
+    assert Image.open(first_screen).size == (7 * 16, 7 * 16)  # the 7x7 cells in front of the agent, not the room
+
+    for layout in ("first", "last"):
+        r = runner.invoke(app, ["export", str(demos), "--out", str(data), "--name", layout, "--image", layout])
+        assert r.exit_code == 0, r.output
+    last = load_sft(data / "last_meta.json")
+    assert all(s["conversations"][0]["value"].endswith("\nnone\n<image>\nNext action:") for s in last[:1])
+    assert all(s["conversations"][0]["value"].startswith("Task: go to") for s in last)
+    bad = runner.invoke(app, ["export", str(demos), "--out", str(data), "--image", "middle"])
+    assert bad.exit_code == 2 and "--image must be one of first, last" in bad.output
+
+    r = runner.invoke(app, ["train", "sft", "--data", str(data / "last_meta.json"), "--steps", "2", "--batch-size", "4",
+                            "--warmup", "1", "--out", str(ckpt)])
+    assert r.exit_code == 0, r.output
+    assert json.loads((ckpt / "final" / "viragent.json").read_text())["prompt"] == {"image": "last"}
+    assert InternVLPolicy.from_spec(str(ckpt / "final")).image == "last"
+    mixed = runner.invoke(app, ["train", "sft", "--data", str(data / "last_meta.json"), "--data",
+                                str(data / "first_meta.json"), "--steps", "1", "--out", str(tmp_path / "mixed")])
+    assert mixed.exit_code == 2 and "with the same --image" in mixed.output
+
+    # the checkpoint remembers the view its data was collected in, and eval builds its envs with it
+    assert json.loads((data / "last_meta.json").read_text())["last"]["env_options"] == {"babyai": {"view": "agent"}}
+    assert json.loads((ckpt / "final" / "viragent.json").read_text())["env"] == {"babyai": {"view": "agent"}}
+    policy = f"internvl:{ckpt / 'final'}"
+    r = runner.invoke(app, ["eval", "--policy", policy, "--env", "babyai/goto", "--episodes", "1", "--max-steps", "2",
+                            "--out", str(ev)])
+    assert r.exit_code == 0, r.output
+    evaluated = load_run(next(ev.glob("*/babyai/run")))
+    assert evaluated.manifest["policy_env_options"] == {"babyai": {"view": "agent"}}
+    assert Image.open(evaluated.screen_path(evaluated.steps.to_pylist()[0]["screenshot"])).size == (112, 112)
+    # the full view asked for explicitly is another evaluation: neither reused nor resumed into this one
+    r = runner.invoke(app, ["eval", "--policy", policy, "--env", "babyai/goto", "--episodes", "1", "--max-steps", "2",
+                            "--env-option", "view=full", "--out", str(ev), "--resume"])
+    assert r.exit_code == 2 and "reusing" not in r.output
+    assert "holds a run with other settings (env_kwargs: {} -> {'view': 'full'})" in r.output
+    full = tmp_path / "full"
+    r = runner.invoke(app, ["collect", "--suite", "babyai", "--tasks", "goto", "--episodes", "1", "--out", str(full)])
+    assert r.exit_code == 0, r.output
+    conflict = runner.invoke(app, ["export", str(demos), str(full), "--out", str(tmp_path / "both")])
+    assert conflict.exit_code == 2 and "collect them with the same --env-option" in conflict.output
+    wrong = runner.invoke(app, ["eval", "--policy", "expert", "--env", "babyai/goto", "--episodes", "1",
+                                "--env-option", "colour=red", "--out", str(tmp_path / "wrong")])
+    assert wrong.exit_code == 2 and "babyai/goto has no option 'colour'" in wrong.output
+    malformed = runner.invoke(app, ["eval", "--policy", "expert", "--env", "babyai/goto", "--env-option", "agent",
+                                    "--out", str(tmp_path / "malformed")])
+    assert malformed.exit_code == 2 and "KEY=VALUE" in malformed.output
