@@ -381,6 +381,21 @@ def model_params_cmd():
     console.print(table)
 
 
+@model_app.command("ship")
+def model_ship_cmd(
+    checkpoint: Path = typer.Argument(..., help="a checkpoint directory trained here (e.g. runs/X/instruct/final)"),
+    name: str = typer.Argument(..., help="the name it ships as: --policy internvl:NAME"),
+    bf16: bool = typer.Option(False, help="store the weights in bf16 (half the size)"),
+):
+    """Copy a trained checkpoint into the package's model/weights/ (then add its model card, README.md)."""
+    from viragent.model.loading import CheckpointNotFound, ship_checkpoint
+
+    try:
+        console.print(f"shipped: {ship_checkpoint(checkpoint, name, bf16=bf16)}")
+    except (CheckpointNotFound, FileExistsError, FileNotFoundError) as exc:
+        _fail(str(exc))
+
+
 @model_app.command("list")
 def model_list_cmd():
     """Trained checkpoints installed with viragent (usable as --policy internvl:NAME)."""

@@ -5,10 +5,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 from transformers import AutoTokenizer, InternVLConfig, InternVLForConditionalGeneration
 from transformers.initialization import no_init_weights
 
@@ -228,6 +229,27 @@ def build_random(preset: str, tokenizer, seed: int = 0, dtype: torch.dtype = tor
             embeddings.position_embeddings.copy_(sincos_position_embedding(grid, vision.hidden_size)[None])
     model.set_attn_implementation(attention or default_attention(device))
     return model.to(dtype).eval()
+
+
+def ship_checkpoint(source: str | Path, name: str, bf16: bool = False, weights_dir: Path | None = None) -> Path:
+    """Copy a checkpoint we trained into `weights_dir` (the package's model/weights/) as NAME, so that
+    `internvl:NAME` finds it. bf16 casts the floating-point weights (half the size; `load_pretrained` casts them
+    back to the dtype asked for): the package ships under 50 MB of weights."""
+    source = resolve_checkpoint(source)
+    destination = Path(weights_dir or SHIPPED_DIR) / name
+    if destination.exists():
+        raise FileExistsError(f"{destination} exists; remove it first or choose another name")
+    weights = sorted(source.glob("*.safetensors"))
+    if not weights or not (source / "viragent.json").exists():
+        raise FileNotFoundError(f"{source} is not a checkpoint trained here (safetensors + viragent.json)")
+    shutil.copytree(source, destination, ignore=shutil.ignore_patterns("*.safetensors", "*.pt"))
+    for path in weights:
+        state = load_file(path)
+        if bf16:
+            state = {k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in state.items()}
+        save_file(state, destination / path.name, metadata={"format": "pt"})
+        (destination / path.name).chmod(0o644)  # safetensors writes 0600; package data must be readable by all
+    return destination
 
 
 def save_checkpoint(model, tokenizer, directory: str | Path, meta: dict | None = None) -> Path:

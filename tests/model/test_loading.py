@@ -143,3 +143,21 @@ def test_shipped_checkpoint_resolves_by_name_and_unknown_names_list_choices():
     assert resolve_checkpoint("viragent-tiny") == shipped["viragent-tiny"]
     with pytest.raises(CheckpointNotFound, match="viragent-tiny"):
         resolve_checkpoint("viragent-huge")
+
+
+def test_shipping_in_bf16_halves_the_weights_and_keeps_the_model(tmp_path, source, tiny_tokenizer):
+    from viragent.model.loading import save_checkpoint, ship_checkpoint
+
+    trained = save_checkpoint(source, tiny_tokenizer, tmp_path / "run" / "final", {"prompt": {"image": "last"}})
+    shipped = ship_checkpoint(trained, "mine", bf16=True, weights_dir=tmp_path / "weights")
+    assert shipped == tmp_path / "weights" / "mine"
+    assert json.loads((shipped / "viragent.json").read_text()) == {"prompt": {"image": "last"}}
+    full, half = (trained / "model.safetensors").stat().st_size, (shipped / "model.safetensors").stat().st_size
+    assert 0.45 < half / full < 0.55
+    model, tokenizer, layout = load_pretrained(shipped)  # cast back to fp32 on load
+    assert layout == "viragent" and model.dtype == torch.float32
+    reference = logits_of(source, tiny_tokenizer)
+    assert not torch.equal(logits_of(model, tokenizer), reference)  # rounded ...
+    torch.testing.assert_close(logits_of(model, tokenizer), reference, atol=0.05, rtol=0.05)  # ... not changed
+    with pytest.raises(FileExistsError, match="choose another name"):
+        ship_checkpoint(trained, "mine", weights_dir=tmp_path / "weights")
