@@ -32,7 +32,10 @@ def sft_from_data(init: str, data: list[str] | str | Path, config: SFTConfig, ev
     console.print(f"sft: {len(samples)} samples, init {init}, {config.steps} steps of {config.batch_size}")
     # The checkpoint is served with the prompt layout it was trained on (recorded below, read by from_spec).
     policy.image = data_image_position(samples, data) or policy.image
-    policy.env_options = {s: o for s, o in mixture_env_options(data).items() if o} or policy.env_options
+    # Per suite the data's env options win over the init checkpoint's (empty ones too: full-view data makes a
+    # full-view policy even from an egocentric init).
+    served = {**policy.env_options, **mixture_env_options(data)}
+    policy.env_options = {suite: options for suite, options in served.items() if options}
 
     def evaluate_in_envs(model, step: int) -> dict:
         policy.engine.model = model

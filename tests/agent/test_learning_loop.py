@@ -274,6 +274,14 @@ def test_egocentric_view_and_image_last_from_collect_to_eval(tmp_path):
     assert r.exit_code == 0, r.output
     conflict = runner.invoke(app, ["export", str(demos), str(full), "--out", str(tmp_path / "both")])
     assert conflict.exit_code == 2 and "collect them with the same --env-option" in conflict.output
+    # full-view data makes a full-view policy, even fine-tuned from the egocentric checkpoint
+    assert runner.invoke(app, ["export", str(full), "--out", str(tmp_path / "fulldata")]).exit_code == 0
+    r = runner.invoke(app, ["train", "sft", "--init", str(ckpt / "final"), "--data",
+                            str(tmp_path / "fulldata" / "viragent_sft_meta.json"), "--steps", "1", "--batch-size", "2",
+                            "--out", str(tmp_path / "refit")])
+    assert r.exit_code == 0, r.output
+    refit = json.loads((tmp_path / "refit" / "final" / "viragent.json").read_text())
+    assert refit["env"] == {} and refit["prompt"] == {"image": "first"}
     wrong = runner.invoke(app, ["eval", "--policy", "expert", "--env", "babyai/goto", "--episodes", "1",
                                 "--env-option", "colour=red", "--out", str(tmp_path / "wrong")])
     assert wrong.exit_code == 2 and "babyai/goto has no option 'colour'" in wrong.output
