@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import typer
@@ -39,6 +40,16 @@ def _check_image_position(image: str) -> None:
         _fail(f"--image must be one of {', '.join(IMAGE_POSITIONS)}, not {image!r}")
 
 
+def _option_value(text: str):
+    """'True'/'false' -> bool, '32' -> 32, '0.5' -> 0.5, anything else stays text."""
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for convert in (int, float):
+        with contextlib.suppress(ValueError):
+            return convert(text)
+    return text
+
+
 def _env_options(pairs: list[str] | None) -> dict:
     """['view=agent', 'tile_size=32'] -> {'view': 'agent', 'tile_size': 32}."""
     options = {}
@@ -46,18 +57,7 @@ def _env_options(pairs: list[str] | None) -> dict:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             _fail(f"--env-option wants KEY=VALUE, not {pair!r} (e.g. --env-option view=agent)")
-        value = value.strip()
-        if value.lower() in ("true", "false"):
-            options[key.strip()] = value.lower() == "true"
-            continue
-        for convert in (int, float):
-            try:
-                options[key.strip()] = convert(value)
-                break
-            except ValueError:
-                pass
-        else:
-            options[key.strip()] = value
+        options[key.strip()] = _option_value(value.strip())
     return options
 
 

@@ -122,6 +122,7 @@ def compare(policy_specs: list[str], env_ids: list[str], episodes: int, out: str
     """
     console = console or Console()
     out = Path(out)
+    env_options = dict(env_options or {})
     columns = {}
     for spec in policy_specs:
         rows, fingerprint = [], _fingerprint(spec)  # hashes the weights once per policy
@@ -129,7 +130,7 @@ def compare(policy_specs: list[str], env_ids: list[str], episodes: int, out: str
             ids = [e for e in env_ids if parse_env_id(e)[0].name == suite]
             limit = max_steps or SUITE_MAX_STEPS.get(suite, 30)
             where = out / _slug(spec) / suite
-            table = _finished(where, spec, fingerprint, ids, seed, episodes, dict(env_options or {}))
+            table = _finished(where, spec, fingerprint, ids, seed, episodes, env_options)
             if table is None:
                 table = evaluate(spec, ids, episodes, where, seed=seed, max_steps=limit, console=console,
                                  resume=resume, env_options=env_options)
@@ -148,7 +149,7 @@ def compare(policy_specs: list[str], env_ids: list[str], episodes: int, out: str
     lines += [f"| **{s} mean** | " + " | ".join(f"**{100 * means[p][s]:.1f} %**" for p in policy_specs) + " |"
               for s in suites]
     result = {"policies": policy_specs, "seeds": [seed, seed + episodes - 1], "episodes_per_env": episodes,
-              "env_options": dict(env_options or {}), "success": columns, "suite_means": means}
+              "env_options": env_options, "success": columns, "suite_means": means}
     out.mkdir(parents=True, exist_ok=True)
     (out / "eval.md").write_text(f"Success on held-out seeds {seed}..{seed + episodes - 1} ({episodes} episodes "
                                  f"per task)\n\n" + "\n".join(lines) + "\n")

@@ -70,9 +70,12 @@ def _versions() -> dict[str, str | None]:
     return found
 
 
+def _config_dict(config: RunConfig) -> dict:
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
+
+
 def _manifest(config: RunConfig, run_id: str) -> dict:
-    config_dict = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}
-    return {"run_id": run_id, "created": datetime.now(timezone.utc).isoformat(), "config": config_dict,
+    return {"run_id": run_id, "created": datetime.now(timezone.utc).isoformat(), "config": _config_dict(config),
             "seed_range": [config.seed, config.seed + config.episodes - 1],
             "versions": _versions(), "git_sha": _git_sha(), "python": platform.python_version(),
             "platform": platform.platform()}
@@ -93,7 +96,7 @@ def _check_same_settings(out: Path, config: RunConfig) -> None:
     if not (out / "manifest.json").exists():
         return
     before = json.loads((out / "manifest.json").read_text())["config"]
-    now = _manifest(config, "")["config"]
+    now = _config_dict(config)
     changed = [f"{k}: {before.get(k)!r} -> {now[k]!r}" for k in _RESUME_KEYS if before.get(k, now[k]) != now[k]]
     if changed:
         raise ValueError(f"{out} holds a run with other settings ({'; '.join(changed)}); resuming it would mix the "
