@@ -89,6 +89,21 @@ def test_run_defaults_to_the_shipped_policy(tmp_path):
     assert all(t for t in run.steps.column("raw_text").to_pylist())  # the model's own text, logged
 
 
+def test_shipped_policy_is_served_as_it_was_trained(tmp_path):
+    """viragent-tiny was trained on BabyAI's egocentric view with the image last; a plain run must do the same."""
+    from viragent.agent import load_run
+    from viragent.agent.policies import make_policy
+
+    out = tmp_path / "babyai"
+    result = runner.invoke(app, ["run", "--env", "babyai/goto", "--episodes", "1", "--max-steps", "2",
+                                 "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    run = load_run(out)
+    assert run.manifest["policy_env_options"] == {"babyai": {"view": "agent"}}
+    assert set(run.steps.column("width").to_pylist()) == {112}  # 7x7 cells of 16 px, not the whole grid
+    assert make_policy("internvl:viragent-tiny").image == "last"  # the prompt layout it was trained with
+
+
 def test_axis_errors_by_hand():
     from viragent.agent.grounding import axis_errors
 
