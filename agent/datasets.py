@@ -60,7 +60,10 @@ def retyped_episode(instruction: str, actions: list, rng: random.Random) -> tupl
     once; the same episode with new strings teaches it again at no collection cost. The screenshots still show
     the old strings, so the model learns to copy from the prompt's text, which is where acting reads it too.
     """
-    quoted = {a.text for a in actions if isinstance(a, Type) and f'"{a.text}"' in instruction and a.text}
+    # In order of first use, not a set: a set of str iterates in an order that changes with PYTHONHASHSEED, so
+    # two exports of one run drew login-user's two fresh strings in different orders (measured: 1,070 samples).
+    quoted = list(dict.fromkeys(a.text for a in actions
+                                if isinstance(a, Type) and f'"{a.text}"' in instruction and a.text))
     if not quoted:
         return None
     mapping = {t: fresh_string_like(t, rng) for t in quoted}

@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -126,6 +127,19 @@ def test_fresh_strings_keep_the_shape():
     assert new_instruction == f'Enter the username "{user}" and the password "{password}" into the text fields and press login.'
     assert new_actions[0] == actions[0] and new_actions[4] == actions[4] and {user, password}.isdisjoint({"lyda", "x9Q"})
     assert retyped_episode("Click the button.", [Click(x=0.5, y=0.5)], rng) is None
+
+
+def test_retyped_strings_do_not_depend_on_the_hash_seed():
+    """The same export must give the same data in any process: str hashing is randomised per process."""
+    import subprocess
+    import sys
+
+    script = ("import random; from viragent.agent.datasets import retyped_episode; from viragent.tools import Type\n"
+              "i = 'Enter the username \"lyda\" and the password \"x9Q\" into the text fields and press login.'\n"
+              "print(retyped_episode(i, [Type(text='lyda'), Type(text='x9Q')], random.Random(0))[0])")
+    outputs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in range(6)}
+    assert len(outputs) == 1, outputs
 
 
 def test_noisy_collection_teaches_recovery(tmp_path):
