@@ -44,7 +44,8 @@ BABYAI_EPISODES=${BABYAI_EPISODES:-150}
 # "Next action:" in every prompt, screens included. Together they took the BabyAI mean of this recipe from 8.0 % to
 # 40.0 % and MiniWoB from 65.1 % to 68.5 % (README "The shipped policies"). BABYAI_VIEW=full IMAGE=first is the
 # previous recipe.
-[ "${BABYAI_VIEW:-agent}" = full ] && BABYAI_VIEW_FLAG= || BABYAI_VIEW_FLAG="--env-option view=${BABYAI_VIEW:-agent}"
+BABYAI_VIEW=${BABYAI_VIEW:-agent}
+[ "$BABYAI_VIEW" = full ] && BABYAI_VIEW_FLAG= || BABYAI_VIEW_FLAG="--env-option view=$BABYAI_VIEW"
 IMAGE=${IMAGE:-last}
 # CPU_BF16=1: bf16 autocast on the CPU (fp32 weights); with eager attention (the CPU default) 1.9x the samples/s
 # of fp32 here (`viragent bench train`).

@@ -77,28 +77,27 @@ def test_hub_id_policy_is_a_clear_error(tmp_path):
     assert result.exit_code == 2 and "never downloads weights" in result.output
 
 
-def test_run_defaults_to_the_shipped_policy(tmp_path):
+def _run_without_a_policy_flag(out, env_id):
+    """`viragent run` as a user types it first: no --policy, so the shipped default acts."""
     from viragent.agent import load_run
 
-    out = tmp_path / "default"
-    result = runner.invoke(app, ["run", "--env", "miniwob/click-test", "--episodes", "1", "--max-steps", "2",
+    result = runner.invoke(app, ["run", "--env", env_id, "--episodes", "1", "--max-steps", "2",
                                  "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
-    run = load_run(out)
+    return load_run(out)
+
+
+def test_run_defaults_to_the_shipped_policy(tmp_path):
+    run = _run_without_a_policy_flag(tmp_path / "default", "miniwob/click-test")
     assert run.manifest["config"]["policy"] == "internvl:viragent-tiny"
     assert all(t for t in run.steps.column("raw_text").to_pylist())  # the model's own text, logged
 
 
 def test_shipped_policy_is_served_as_it_was_trained(tmp_path):
     """viragent-tiny was trained on BabyAI's egocentric view with the image last; a plain run must do the same."""
-    from viragent.agent import load_run
     from viragent.agent.policies import make_policy
 
-    out = tmp_path / "babyai"
-    result = runner.invoke(app, ["run", "--env", "babyai/goto", "--episodes", "1", "--max-steps", "2",
-                                 "--out", str(out), "--quiet"])
-    assert result.exit_code == 0, result.output
-    run = load_run(out)
+    run = _run_without_a_policy_flag(tmp_path / "babyai", "babyai/goto")
     assert run.manifest["policy_env_options"] == {"babyai": {"view": "agent"}}
     assert set(run.steps.column("width").to_pylist()) == {112}  # 7x7 cells of 16 px, not the whole grid
     assert make_policy("internvl:viragent-tiny").image == "last"  # the prompt layout it was trained with
