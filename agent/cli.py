@@ -233,16 +233,27 @@ def train_sft_cmd(
     region_loss: float = typer.Option(0.0, help="weight of the region-token loss: on samples with `regions` "
                                                 "(viragent screens writes them) each visual token names the text "
                                                 "under it"),
+    position_loss: float = typer.Option(0.0, help="weight of the position-token loss: each visual token's embedding "
+                                                  "must name the x cell under its centre (needs --position-bins)"),
+    position_bins: int = typer.Option(None, help="the x cells the position-token loss names: the --bins the data "
+                                                 "was exported with"),
     cpu_bf16: bool = typer.Option(False, help="bf16 autocast on a CPU as well (fp32 weights); faster on CPUs with "
                                               "AVX512-BF16 or AMX"),
 ):
     """Supervised fine-tuning (square-averaged loss on response tokens, AdamW + cosine)."""
     from viragent.agent.training import sft_from_data
     from viragent.model.train.sft import SFTConfig
+    from viragent.tools import InternVLCodec
 
+    if position_loss and not position_bins:
+        _fail("--position-loss needs --position-bins N, the --bins the training data was exported with")
+    # The texts of the action grid's x cells, left to right: what the policy writes after `x=` (tools/codecs.py).
+    position_texts = tuple(str(InternVLCodec(position_bins).snap((cell + 0.5) / position_bins))
+                           for cell in range(position_bins)) if position_bins else ()
     config = SFTConfig(out=str(out), steps=steps, batch_size=batch_size, micro_batch=min(micro_batch, batch_size),
                        lr=lr, warmup_steps=warmup, seed=seed, eval_every=eval_every,
-                       pack_tokens=pack_tokens, region_loss=region_loss, cpu_bf16=cpu_bf16)
+                       pack_tokens=pack_tokens, region_loss=region_loss, position_loss=position_loss,
+                       position_texts=position_texts, cpu_bf16=cpu_bf16)
     try:
         result = sft_from_data(init, data, config, [e.strip() for e in eval_env.split(",")] if eval_env else None,
                                eval_episodes, device=device, console=console)

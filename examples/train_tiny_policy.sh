@@ -18,6 +18,10 @@ INS_STEPS=${INS_STEPS:-4500}
 # the image path gets a dense signal of its own instead of being washed out (model/train/region_tokens.py).
 # REGION_LOSS=0 trains on the language loss alone, as the first checkpoint (no longer shipped) was.
 REGION_LOSS=${REGION_LOSS:-1.0}
+# The position-token loss: every visual token's embedding must also name the x cell of the action grid under its
+# centre, so that the column of what the LLM looks at reaches it (model/train/position_tokens.py). Off: with 1.0
+# the `pretrained` stage pointed no better (README "A column signal at the LLM's input does not fix it either").
+POSITION_LOSS=${POSITION_LOSS:-0}
 # DEMO_REGIONS=1: the MiniWoB demonstrations record every visible word's box, so the region-token loss covers
 # them as well as the generated screens (viragent-tiny-region was trained with 0: generated screens only).
 DEMO_REGIONS=${DEMO_REGIONS:-1}
@@ -67,11 +71,13 @@ done
 [ -f "$WORK/screens/viragent_screens_meta.json" ] || $V screens --samples 30000 --bins $BINS --image "$IMAGE" \
   --out "$WORK/screens"
 $V train sft --init tiny --data "$WORK/screens/viragent_screens_meta.json" \
-  --steps "$PRE_STEPS" --batch-size 16 --lr 1e-3 --warmup 100 --region-loss "$REGION_LOSS" $BF16_FLAG --out "$WORK/pretrained"
+  --steps "$PRE_STEPS" --batch-size 16 --lr 1e-3 --warmup 100 --region-loss "$REGION_LOSS" \
+  --position-loss "$POSITION_LOSS" --position-bins $BINS $BF16_FLAG --out "$WORK/pretrained"
 $V train sft --init "$WORK/pretrained/final" \
   --data "$WORK/data/miniwob_meta.json:2" --data "$WORK/data/babyai_meta.json" --data "$WORK/data/desktop_meta.json:2" \
   --data "$WORK/screens/viragent_screens_meta.json:0.15" \
-  --steps "$INS_STEPS" --batch-size 16 --lr 1e-3 --warmup 100 --region-loss "$REGION_LOSS" $BF16_FLAG --out "$WORK/instruct"
+  --steps "$INS_STEPS" --batch-size 16 --lr 1e-3 --warmup 100 --region-loss "$REGION_LOSS" \
+  --position-loss "$POSITION_LOSS" --position-bins $BINS $BF16_FLAG --out "$WORK/instruct"
 echo "recipe time: $((SECONDS / 60)) min $((SECONDS % 60)) s"
 echo "checkpoint: $WORK/instruct/final  (evaluate: $V eval --policy internvl:$WORK/instruct/final --suite miniwob,babyai,desktop --episodes 50 --out $WORK/eval)"
 echo "ship it: $V model ship $WORK/instruct/final NAME  (then internvl:NAME finds it)"

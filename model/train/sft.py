@@ -2,7 +2,8 @@
 
 Loss on response tokens only, with InternVL's square averaging: each sample's tokens weigh 1/sqrt(N), N its
 supervised tokens, loss = sum(w * CE) / sum(w) over the whole (accumulated) batch; plus, with `region_loss`, the
-region-token loss on samples that carry `regions` (model.train.region_tokens). The loop is nanoGPT-style:
+region-token loss on samples that carry `regions` (model.train.region_tokens) and, with `position_loss`, the
+position-token loss on every visual token (model.train.position_tokens). The loop is nanoGPT-style:
 hyper-parameters in one dataclass, the loop readable in one screen. CPU fp32 (bf16 autocast with
 `cpu_bf16`), CUDA bf16 autocast.
 """
@@ -23,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..loading import save_checkpoint
 from ..processor import IM_END, InternVLChatProcessor, normalize_tiles
+from .position_tokens import position_token_loss_terms, token_centres_x
 from .region_tokens import region_token_labels, region_token_loss_terms, visual_token_boxes
 
 IGNORE = -100
@@ -58,8 +60,9 @@ def square_averaged_loss(token_losses: torch.Tensor, mask: torch.Tensor) -> torc
 
 # ---- data -------------------------------------------------------------------------------------------------
 def encode_sample(sample: dict, processor: InternVLChatProcessor, image_cache: dict | None = None) -> dict:
-    """One InternVL SFT sample -> input ids, labels (prompt masked), its tiles and, when the sample has
-    `regions`, the region-token label of each of its visual tokens (model.train.region_tokens)."""
+    """One InternVL SFT sample -> input ids, labels (prompt masked), its tiles, each visual token's horizontal
+    centre (model.train.position_tokens) and, when the sample has `regions`, the region-token label of each of its
+    visual tokens (model.train.region_tokens)."""
     tok = processor.tokenizer
     images = sample["image"] if isinstance(sample["image"], list) else [sample["image"]]
     tiles, grids = [], []
@@ -82,7 +85,8 @@ def encode_sample(sample: dict, processor: InternVLChatProcessor, image_cache: d
     prompt_ids = tok(prompt, add_special_tokens=False)["input_ids"]
     response_ids = tok(gpt + IM_END, add_special_tokens=False)["input_ids"]
     encoded = {"input_ids": prompt_ids + response_ids, "labels": [IGNORE] * len(prompt_ids) + response_ids,
-               "pixel_values": torch.cat(tiles), "n_visual": sum(t.shape[0] for t in tiles) * processor.tokens_per_tile}
+               "pixel_values": torch.cat(tiles), "n_visual": sum(t.shape[0] for t in tiles) * processor.tokens_per_tile,
+               "centres_x": _centres_x(grids, processor)}
     if regions := sample.get("regions"):
         # Labelling costs a tokenizer call per word, twice a batch's model time with region-heavy data, so the
         # labels are cached too. The key is the regions object itself, which the cache keeps alive so that its
@@ -115,6 +119,11 @@ def _region_labels(regions: list, grids: list[tuple[int, int]], processor: Inter
                       for image_regions, grid in zip(per_image, grids)])
 
 
+def _centres_x(grids: list[tuple[int, int]], processor: InternVLChatProcessor) -> torch.Tensor:
+    side = int(round(processor.tokens_per_tile ** 0.5))
+    return torch.cat([token_centres_x(visual_token_boxes(grid, processor.thumbnail, side)) for grid in grids])
+
+
 def _visual_labels(encoded: list[dict]) -> torch.Tensor | None:
     """Region-token labels of a batch in image order (IGNORE for samples without regions); None if none has any."""
     if not any("region_labels" in e for e in encoded):
@@ -141,7 +150,8 @@ def collate(encoded: list[dict], pad_id: int) -> dict:
         input_ids[row, :n], labels[row, :n], mask[row, :n] = torch.tensor(e["input_ids"]), torch.tensor(e["labels"]), 1
         weights[row, :n] = _token_weights(e["labels"])
     batch = {"input_ids": input_ids, "labels": labels, "attention_mask": mask, "weights": weights,
-             "pixel_values": torch.cat([e["pixel_values"] for e in encoded])}
+             "pixel_values": torch.cat([e["pixel_values"] for e in encoded]),
+             "centres_x": torch.cat([e["centres_x"] for e in encoded])}
     if (visual := _visual_labels(encoded)) is not None:
         batch["region_labels"] = visual
     return batch
@@ -178,7 +188,8 @@ def collate_packed(encoded: list[dict], pad_id: int, row_tokens: int) -> dict:
             at += n
         position_ids[r, at:] = torch.arange(width - at)  # the padding is one more (unsupervised) sequence
     batch = {"input_ids": input_ids, "labels": labels, "position_ids": position_ids, "weights": weights,
-             "pixel_values": torch.cat([e["pixel_values"] for e in encoded])}
+             "pixel_values": torch.cat([e["pixel_values"] for e in encoded]),
+             "centres_x": torch.cat([e["centres_x"] for e in encoded])}
     if (visual := _visual_labels(encoded)) is not None:  # rows keep sample order, so image order holds
         batch["region_labels"] = visual
     return batch
@@ -202,10 +213,25 @@ class SFTConfig:
     log_every: int = 10
     pack_tokens: int = 0  # > 0: pack each micro-batch into rows of at most this many tokens (no padding waste)
     region_loss: float = 0.0  # weight of the region-token loss on samples with `regions` (model.train.region_tokens)
+    position_loss: float = 0.0  # weight of the position-token loss on every visual token (model.train.position_tokens)
+    # The texts naming equal cells across an image's width, left to right, each one token (needed with position_loss).
+    position_texts: tuple[str, ...] = ()
     # bf16 autocast on a CPU too (weights and optimizer stay fp32, as with CUDA bf16). CPUs with AVX512-BF16 or
     # AMX run the matmuls faster in bf16 (1.25x here, `viragent bench train`). Off by default, so that the library
     # does not change numerics unasked; the tiny recipe turns it on.
     cpu_bf16: bool = False
+
+
+def _position_token_ids(config: SFTConfig, tokenizer) -> torch.Tensor:
+    """The token ids of config.position_texts; each text must be exactly one token of the model's vocabulary."""
+    if len(config.position_texts) < 2:
+        raise ValueError("position_loss needs position_texts: the texts naming cells across the width, left to right "
+                         "(viragent train sft --position-bins N names the N cells of the action grid)")
+    ids = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in config.position_texts]
+    if bad := [text for text, tokens in zip(config.position_texts, ids) if len(tokens) != 1]:
+        raise ValueError(f"position texts {bad[:5]} are not single tokens of this tokenizer, so the position-token "
+                         "loss cannot point at them; use the bins the training data was exported with")
+    return torch.tensor([tokens[0] for tokens in ids])
 
 
 def cosine_lr(step: int, config: SFTConfig) -> float:
@@ -221,10 +247,14 @@ class LossTerms(NamedTuple):
     denominator: torch.Tensor  # sum of w
     region_sum: torch.Tensor  # sum of CE over visual tokens with a region-token label
     region_count: torch.Tensor  # how many visual tokens have one
+    position_sum: torch.Tensor  # sum of CE of the position-token loss over visual tokens (0 when not asked for)
+    position_count: torch.Tensor  # how many visual tokens it covers
 
 
-def micro_batch_loss_terms(model, batch: dict, device, cpu_bf16: bool = False) -> LossTerms:
-    """The language loss terms (w the square-averaging weights) and the region-token terms (0 without regions)."""
+def micro_batch_loss_terms(model, batch: dict, device, cpu_bf16: bool = False,
+                           position_token_ids: torch.Tensor | None = None) -> LossTerms:
+    """The language loss terms (w the square-averaging weights), the region-token terms (0 without regions) and,
+    given the ids of the texts naming positions across the width, the position-token terms (else 0)."""
     dtype = next(model.parameters()).dtype
     input_ids = batch["input_ids"].to(device)
     inputs = {"input_ids": input_ids, "pixel_values": batch["pixel_values"].to(device, dtype)}
@@ -233,8 +263,15 @@ def micro_batch_loss_terms(model, batch: dict, device, cpu_bf16: bool = False) -
     else:
         inputs["attention_mask"] = batch["attention_mask"].to(device)
     # use_cache=False: with a cache object transformers would not look for packed sequences.
-    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda" or cpu_bf16):
-        logits = model(**inputs, use_cache=False).logits
+    projected = []  # the projector's output, caught on its way into the LLM, so that the forward stays transformers'
+    hook = (model.model.multi_modal_projector.register_forward_hook(lambda _m, _i, out: projected.append(out))
+            if position_token_ids is not None else None)
+    try:
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda" or cpu_bf16):
+            logits = model(**inputs, use_cache=False).logits
+    finally:
+        if hook is not None:
+            hook.remove()
     labels = batch["labels"].to(device)[:, 1:]  # position t predicts token t+1
     weights = batch["weights"].to(device)[:, 1:]
     token_losses = torch.nn.functional.cross_entropy(logits[:, :-1].float().transpose(1, 2), labels.clamp(min=0),
@@ -243,19 +280,29 @@ def micro_batch_loss_terms(model, batch: dict, device, cpu_bf16: bool = False) -
     if "region_labels" in batch:  # image positions, row-major: the images' order in the batch
         visual_logits = logits[input_ids == model.config.image_token_id]
         region_sum, region_count = region_token_loss_terms(visual_logits, batch["region_labels"].to(device))
-    return LossTerms((weights * token_losses).sum(), weights.sum(), region_sum, region_count)
+    position_sum = position_count = torch.zeros((), device=device)
+    if position_token_ids is not None:
+        features = torch.cat([p.reshape(-1, p.shape[-1]) for p in projected])
+        embeddings = model.get_input_embeddings()(position_token_ids.to(device))
+        position_sum, position_count = position_token_loss_terms(features, embeddings, batch["centres_x"].to(device))
+    return LossTerms((weights * token_losses).sum(), weights.sum(), region_sum, region_count, position_sum,
+                     position_count)
 
 
-def optimised_loss(terms: LossTerms, denominator: torch.Tensor, labelled: int,
-                   region_weight: float) -> tuple[torch.Tensor, torch.Tensor | None]:
+def optimised_loss(terms: LossTerms, denominator: torch.Tensor, labelled: int, region_weight: float,
+                   position_weight: float = 0.0, n_visual: int = 0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """One micro-batch's share of the loss to minimise: the square-averaged language loss plus, when weighted and
-    some visual token is labelled, the region-token loss; both divided by whole-batch counts. Also returns the
-    region-token part (None when it is not used), for the log."""
-    loss = terms.numerator / denominator
-    if not (region_weight and labelled):
-        return loss, None
-    region = terms.region_sum / labelled
-    return loss + region_weight * region, region
+    some visual token is labelled, the region-token loss, plus the weighted position-token loss over the batch's
+    `n_visual` visual tokens; each divided by whole-batch counts. Also returns the auxiliary parts in use
+    ({"region_loss": …, "position_loss": …}), for the log."""
+    loss, parts = terms.numerator / denominator, {}
+    if region_weight and labelled:
+        parts["region_loss"] = terms.region_sum / labelled
+        loss = loss + region_weight * parts["region_loss"]
+    if position_weight and n_visual:
+        parts["position_loss"] = terms.position_sum / n_visual
+        loss = loss + position_weight * parts["position_loss"]
+    return loss, parts
 
 
 def train_sft(model, processor: InternVLChatProcessor, samples: list[dict], config: SFTConfig,
@@ -277,6 +324,7 @@ def train_sft(model, processor: InternVLChatProcessor, samples: list[dict], conf
     rng = random.Random(config.seed)
     started = time.perf_counter()
     cache: dict = {}  # image path -> its tiles: screens repeat across steps
+    position_ids = _position_token_ids(config, processor.tokenizer) if config.position_loss else None
     model.train()
     progress = Progress(TextColumn("[bold]sft"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
                         TimeRemainingColumn())
@@ -294,23 +342,23 @@ def train_sft(model, processor: InternVLChatProcessor, samples: list[dict], conf
                      for k in range(0, len(encoded), config.micro_batch)]
             denominator = sum(m["weights"][:, 1:].sum() for m in micro)  # sum_i sqrt(N_i) over the whole batch
             labelled = sum(int((m["region_labels"] != IGNORE).sum()) for m in micro if "region_labels" in m)
+            n_visual = sum(len(m["centres_x"]) for m in micro)
             for group in optimizer.param_groups:
                 group["lr"] = cosine_lr(step, config)
             optimizer.zero_grad(set_to_none=True)
-            total, region_total = 0.0, 0.0
+            total, aux = 0.0, {}
             for m in micro:
-                terms = micro_batch_loss_terms(model, m, device, config.cpu_bf16)
-                loss, region = optimised_loss(terms, denominator, labelled, config.region_loss)
-                if region is not None:
-                    region_total += region.item()
+                terms = micro_batch_loss_terms(model, m, device, config.cpu_bf16, position_ids)
+                loss, parts = optimised_loss(terms, denominator, labelled, config.region_loss, config.position_loss,
+                                             n_visual)
+                for name, part in parts.items():
+                    aux[name] = aux.get(name, 0.0) + part.item()
                 loss.backward()
                 total += terms.numerator.item() / denominator.item()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
             seen += len(encoded)
-            record = {"step": step + 1, "loss": total, "lr": optimizer.param_groups[0]["lr"]}
-            if config.region_loss and labelled:
-                record["region_loss"] = region_total
+            record = {"step": step + 1, "loss": total, "lr": optimizer.param_groups[0]["lr"], **aux}
             if (step + 1) % config.log_every == 0 or step + 1 == config.steps:
                 record["samples_per_s"] = seen / (time.perf_counter() - t_last)
                 t_last, seen = time.perf_counter(), 0
@@ -319,10 +367,10 @@ def train_sft(model, processor: InternVLChatProcessor, samples: list[dict], conf
                 record["eval"] = evaluate(model, step + 1)
                 model.train()
             history.append(record)
-            region_text = f" region {record['region_loss']:.3f}" if "region_loss" in record else ""
-            progress.update(bar, advance=1, status=f"loss {total:.3f}{region_text} lr {record['lr']:.1e}")
+            aux_text = "".join(f" {name.split('_')[0]} {value:.3f}" for name, value in aux.items())
+            progress.update(bar, advance=1, status=f"loss {total:.3f}{aux_text} lr {record['lr']:.1e}")
             if "samples_per_s" in record and not progress.console.is_terminal:  # logs, CI: no live bar there
-                progress.console.print(f"step {step + 1}/{config.steps} loss {total:.4f}{region_text} "
+                progress.console.print(f"step {step + 1}/{config.steps} loss {total:.4f}{aux_text} "
                                        f"lr {record['lr']:.2e} {record['samples_per_s']:.1f} samples/s"
                                        + (f" eval {record['eval']}" if "eval" in record else ""))
             if (step + 1) % config.save_every == 0 or step + 1 == config.steps:

@@ -78,6 +78,18 @@ def test_collect_export_train_eval(tmp_path):
                             "--batch-size", "4", "--warmup", "1", "--out", str(ckpt)])
     assert r.exit_code == 0, r.output
     assert (ckpt / "final" / "viragent.json").exists()
+    # the position-token loss names the action grid's x cells, so it needs to know how many there are
+    no_bins = runner.invoke(app, ["train", "sft", "--data", str(data / "viragent_sft_meta.json"), "--steps", "1",
+                                  "--position-loss", "1", "--out", str(tmp_path / "pos")])
+    assert no_bins.exit_code == 2 and "--position-loss needs --position-bins" in no_bins.output
+    r = runner.invoke(app, ["train", "sft", "--init", str(ckpt / "final"), "--data", str(data / "viragent_sft_meta.json"),
+                            "--steps", "2", "--batch-size", "2", "--position-loss", "1", "--position-bins", "32",
+                            "--out", str(tmp_path / "pos")])
+    assert r.exit_code == 0, r.output
+    sft = json.loads((tmp_path / "pos" / "final" / "viragent.json").read_text())["sft"]
+    assert sft["position_texts"][:3] == ["16", "47", "78"] and len(sft["position_texts"]) == 32
+    history = json.loads((tmp_path / "pos" / "history.json").read_text())
+    assert all(record["position_loss"] > 0 for record in history)
 
     trained = f"internvl:{ckpt / 'final'}"
     r = runner.invoke(app, ["eval", "--policy", trained, "--policy", "expert", "--env", "miniwob/click-test",
