@@ -9,6 +9,8 @@
 #                                                                   viragent-tiny-region
 #   IMAGE=first BABYAI_VIEW=full NOISE=1 BABYAI_EPISODES=200 RETYPE=3 RETYPE_ALL_STEPS=1 MAX_PER_TASK=1500 \
 #     PRE_STEPS=1000 INS_STEPS=3500 bash examples/train_tiny_policy.sh   the noise-injection run (not shipped, README)
+#   BABYAI_EPISODES=300 bash examples/train_tiny_policy.sh   twice the BabyAI demonstrations (not shipped, README)
+#   POSITION_LOSS=1 bash examples/train_tiny_policy.sh       with the position-token loss (its `pretrained` stage: README)
 #   PRE_STEPS, INS_STEPS override the schedule.
 set -euo pipefail
 WORK=${1:-runs/tiny-policy}
