@@ -247,6 +247,8 @@ def train_sft_cmd(
 
     if position_loss and not position_bins:
         _fail("--position-loss needs --position-bins N, the --bins the training data was exported with")
+    if position_bins is not None and not 2 <= position_bins <= 1000:
+        _fail(f"--position-bins must be between 2 and 1000 (the --bins the data was exported with), got {position_bins}")
     # The texts of the action grid's x cells, left to right: what the policy writes after `x=` (tools/codecs.py).
     position_texts = tuple(str(InternVLCodec(position_bins).snap((cell + 0.5) / position_bins))
                            for cell in range(position_bins)) if position_bins else ()

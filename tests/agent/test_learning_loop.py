@@ -82,6 +82,9 @@ def test_collect_export_train_eval(tmp_path):
     no_bins = runner.invoke(app, ["train", "sft", "--data", str(data / "viragent_sft_meta.json"), "--steps", "1",
                                   "--position-loss", "1", "--out", str(tmp_path / "pos")])
     assert no_bins.exit_code == 2 and "--position-loss needs --position-bins" in no_bins.output
+    one_bin = runner.invoke(app, ["train", "sft", "--data", str(data / "viragent_sft_meta.json"), "--steps", "1",
+                                  "--position-loss", "1", "--position-bins", "1", "--out", str(tmp_path / "pos")])
+    assert one_bin.exit_code == 2 and "--position-bins must be between 2 and 1000" in one_bin.output
     r = runner.invoke(app, ["train", "sft", "--init", str(ckpt / "final"), "--data", str(data / "viragent_sft_meta.json"),
                             "--steps", "2", "--batch-size", "2", "--position-loss", "1", "--position-bins", "32",
                             "--out", str(tmp_path / "pos")])
