@@ -10,6 +10,7 @@ hyper-parameters in one dataclass, the loop readable in one screen. CPU fp32 (bf
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
@@ -109,19 +110,27 @@ def _region_labels(regions: list, grids: list[tuple[int, int]], processor: Inter
     if len(per_image) != len(grids):
         raise ValueError(f"a sample has regions for {len(per_image)} images but {len(grids)} images")
     tok = processor.tokenizer
-    side = int(round(processor.tokens_per_tile ** 0.5))
 
     def first_token(text: str) -> int:
         return tok(text, add_special_tokens=False)["input_ids"][0]
 
-    return torch.cat([region_token_labels(image_regions, visual_token_boxes(grid, processor.thumbnail, side),
-                                          first_token, tok.pad_token_id)
+    return torch.cat([region_token_labels(image_regions, _token_boxes(grid, processor), first_token, tok.pad_token_id)
                       for image_regions, grid in zip(per_image, grids)])
 
 
+def _token_boxes(grid: tuple[int, int], processor: InternVLChatProcessor) -> tuple:
+    """The part of the image each visual token of one image stands for (model.train.region_tokens). Cached: the
+    token centres are taken from it for every sample of every step, and only a few tile grids recur."""
+    return _cached_token_boxes(tuple(grid), processor.thumbnail, int(round(processor.tokens_per_tile ** 0.5)))
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_token_boxes(grid: tuple[int, int], thumbnail: bool, side: int) -> tuple:
+    return tuple(visual_token_boxes(grid, thumbnail, side))
+
+
 def _centres_x(grids: list[tuple[int, int]], processor: InternVLChatProcessor) -> torch.Tensor:
-    side = int(round(processor.tokens_per_tile ** 0.5))
-    return torch.cat([token_centres_x(visual_token_boxes(grid, processor.thumbnail, side)) for grid in grids])
+    return torch.cat([token_centres_x(_token_boxes(grid, processor)) for grid in grids])
 
 
 def _visual_labels(encoded: list[dict]) -> torch.Tensor | None:
