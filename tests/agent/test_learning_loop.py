@@ -317,3 +317,17 @@ def test_egocentric_view_and_image_last_from_collect_to_eval(tmp_path):
     malformed = runner.invoke(app, ["eval", "--policy", "expert", "--env", "babyai/goto", "--env-option", "agent",
                                     "--out", str(tmp_path / "malformed")])
     assert malformed.exit_code == 2 and "KEY=VALUE" in malformed.output
+
+
+def test_babyai_failures_replays_the_expert_as_picking_the_named_object(tmp_path):
+    """The failure report reads what it says: replayed, the expert's demonstrations end as logged and its first
+    pickup is always an object its mission names, in each family whose mission is built differently."""
+    demos = tmp_path / "demos"
+    r = runner.invoke(app, ["collect", "--suite", "babyai", "--tasks", "pickup,putnext,pick-up-then-go-to",
+                            "--episodes", "2", "--max-steps", "64", "--out", str(demos)])
+    assert r.exit_code == 0, r.output
+    table = load_example("babyai_failures").main([str(demos)])
+    assert set(table) == {"pickup success", "putnext success", "pick-up-then-go-to success"}
+    for row in table.values():
+        assert row["episodes"] == row["first pickup: named"] == 2
+        assert "pickup while carrying" not in row and "drop with empty hands" not in row

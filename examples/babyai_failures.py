@@ -1,0 +1,96 @@
+"""Why a policy's BabyAI episodes fail: replay a run and see what it picked up.
+
+Each episode of the run is replayed with its seed and its logged actions. The levels are deterministic, so the
+replay passes through the states the policy saw. For the families that pick something up (pickup, putnext,
+pick-up-then-go-to) it reports:
+- whether the first object picked up is one the mission names;
+- how many pickups came while already carrying something;
+- how many drops came with empty hands.
+It also checks that every replay ends as the log says; a mismatch means the run is not this version's levels.
+
+    viragent eval --policy internvl:viragent-tiny --suite babyai --episodes 50 --out runs/eval
+    python examples/babyai_failures.py runs/eval/viragent-tiny/babyai/run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter, defaultdict
+
+from rich.console import Console
+from rich.table import Table
+
+from viragent.agent import load_run
+from viragent.environments import make_env
+
+PICKING_FAMILIES = ("pickup", "putnext", "pick-up-then-go-to")
+
+
+def named_objects(level) -> list:
+    """The objects a mission asks to pick up: minigrid's verifier keeps them in the instruction's obj_set."""
+    instrs = level.instrs
+    if hasattr(instrs, "desc_move"):  # PutNextInstr: move desc_move next to desc_fixed
+        return instrs.desc_move.obj_set
+    if hasattr(instrs, "instr_a"):  # BeforeInstr: pick up (instr_a), then go to
+        return instrs.instr_a.desc.obj_set
+    return instrs.desc.obj_set
+
+
+def replay(env, seed: int, actions: list[dict]) -> dict:
+    """One episode again: what it picked up first, its pickups while carrying, drops with empty hands."""
+    env.reset(seed=seed)
+    level = env.unwrapped.level
+    targets, first, counts, success = named_objects(level), None, Counter(), False
+    for action in actions:
+        carried = level.carrying
+        if action["type"] == "pickup" and carried is not None:
+            counts["pickup while carrying"] += 1
+        if action["type"] == "drop" and carried is None:
+            counts["drop with empty hands"] += 1
+        _, _, terminated, _, info = env.step(action)
+        if first is None and carried is None and level.carrying is not None:
+            first = "named" if any(level.carrying is obj for obj in targets) else "another"
+        success = success or (terminated and info["success"])
+    return {"first": first or "nothing", "counts": counts, "success": success}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", help="a run directory (viragent run / eval / collect) with BabyAI episodes")
+    args = parser.parse_args(argv)
+
+    run = load_run(args.run)
+    actions = defaultdict(list)
+    for step in sorted(run.steps.to_pylist(), key=lambda s: (s["episode_id"], s["step"])):
+        actions[step["episode_id"]].append(json.loads(step["action"]))
+    envs, table = {}, {}
+    for episode in run.episodes.to_pylist():
+        family = episode["env_id"].removeprefix("babyai/")
+        if family not in PICKING_FAMILIES:
+            continue
+        env = envs.setdefault(family, make_env(episode["env_id"]))
+        result = replay(env, episode["seed"], actions[episode["episode_id"]])
+        if result["success"] != episode["success"]:
+            raise SystemExit(f"episode {episode['episode_id']} ({episode['env_id']}, seed {episode['seed']}) "
+                             f"replays to success={result['success']} but was logged {episode['success']}: the "
+                             "run was made with other levels (another minigrid version?); replay cannot explain it")
+        row = table.setdefault(f"{family} {'success' if episode['success'] else 'failure'}", Counter())
+        row["episodes"] += 1
+        row[f"first pickup: {result['first']}"] += 1
+        row.update(result["counts"])
+
+    columns = ["episodes", "first pickup: named", "first pickup: another", "first pickup: nothing",
+               "pickup while carrying", "drop with empty hands"]
+    view = Table(title=f"BabyAI pickups replayed from {args.run}")
+    view.add_column("family, outcome")
+    for column in columns:
+        view.add_column(column, justify="right")
+    for key in sorted(table):
+        view.add_row(key, *(str(table[key][c]) for c in columns))
+    Console().print(view)
+    return {key: dict(row) for key, row in table.items()}
+
+
+if __name__ == "__main__":
+    main()
