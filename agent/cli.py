@@ -110,6 +110,9 @@ def collect(
                                             "for `train sft --region-loss`)"),
     noise: float = typer.Option(0.0, help="share of steps where a random move replaces the expert's, so the data "
                                           "shows recoveries; those steps are never exported as answers"),
+    noise_policy: str = typer.Option(None, help="a policy that makes the --noise steps instead of random moves "
+                                                "(e.g. internvl:viragent-tiny): the expert then labels the states "
+                                                "its own mistakes lead to (DAgger)"),
     env_option: list[str] = typer.Option(None, help=ENV_OPTION_HELP),
 ):
     """Expert demonstrations over a suite; the seed range is recorded in the run's manifest."""
@@ -117,8 +120,9 @@ def collect(
 
     try:
         collect_fn(suite, episodes, out, seed=seed, tasks=tasks.split(",") if tasks else None, max_steps=max_steps,
-                   console=console, regions=regions, noise=noise, env_options=_env_options(env_option))
-    except (ValueError, FileExistsError) as exc:
+                   console=console, regions=regions, noise=noise, env_options=_env_options(env_option),
+                   noise_policy=noise_policy)
+    except (ValueError, FileExistsError, FileNotFoundError) as exc:
         _fail(str(exc))
 
 

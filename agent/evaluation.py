@@ -14,7 +14,7 @@ from rich.console import Console
 
 from viragent.environments import SUITES, parse_env_id
 
-from .policies import NoisyExpertPolicy
+from .policies import NoisyExpertPolicy, make_policy
 from .runner import RunConfig, RunResult, run_episodes
 from .summary import summary_table
 
@@ -37,7 +37,8 @@ def suite_env_ids(suite: str, tasks: list[str] | None = None) -> list[str]:
 
 def collect(suite: str, episodes: int, out: str | Path, seed: int = TRAIN_SEED_START, tasks: list[str] | None = None,
             max_steps: int = 30, console: Console | None = None, show_progress: bool = True,
-            regions: bool = True, noise: float = 0.0, env_options: dict | None = None) -> RunResult:
+            regions: bool = True, noise: float = 0.0, env_options: dict | None = None,
+            noise_policy: str | None = None) -> RunResult:
     """Expert demonstrations: `episodes` per task on seeds seed .. seed+episodes-1 (recorded in the manifest).
 
     regions: record the words on each browser screen with their boxes (Step.regions), so the exported samples
@@ -45,11 +46,26 @@ def collect(suite: str, episodes: int, out: str | Path, seed: int = TRAIN_SEED_S
     The desktop suite has none to record.
     env_options: passed to every env (e.g. {"view": "agent"}); recorded in the manifest with the rest.
     noise: the share of steps where a random move replaces the expert's (NoisyExpertPolicy), so the data also
-    shows how to recover from a mistake; those steps are logged as perturbed and never exported as answers."""
+    shows how to recover from a mistake; those steps are logged as perturbed and never exported as answers.
+    noise_policy: a policy spec (e.g. "internvl:viragent-tiny") that makes those steps instead of random moves:
+    the expert then labels the states that policy's own mistakes lead to (DAgger). Its env options must be
+    the ones given, so that it sees what it was trained on."""
     env_kwargs = {"text_regions": True} if regions and suite in ("miniwob", "babyai") else {}
     env_kwargs.update(env_options or {})
-    policy = NoisyExpertPolicy(noise, seed=seed) if noise > 0 else None
-    config = RunConfig(env_ids=suite_env_ids(suite, tasks), policy=f"expert+noise{noise:g}" if policy else "expert",
+    learner = None
+    if noise_policy:
+        if noise <= 0:
+            raise ValueError(f"--noise-policy {noise_policy} acts on the --noise share of steps, which is 0; "
+                             "give --noise (e.g. 0.5)")
+        learner = make_policy(noise_policy, seed=seed)
+        trained = getattr(learner, "env_options", {}).get(suite, {})
+        if trained != (env_options or {}):
+            shown = " ".join(f"--env-option {k}={v}" for k, v in trained.items()) or "no --env-option"
+            raise ValueError(f"{noise_policy} was trained on {suite} envs built with {trained}, but this collection "
+                             f"builds them with {env_options or {}}; give {shown}")
+    policy = NoisyExpertPolicy(noise, seed=seed, learner=learner) if noise > 0 else None
+    label = f"expert+noise{noise:g}" + (f"+{noise_policy}" if noise_policy else "")
+    config = RunConfig(env_ids=suite_env_ids(suite, tasks), policy=label if policy else "expert",
                        episodes=episodes, seed=seed, out=Path(out), max_steps=max_steps, env_kwargs=env_kwargs)
     return run_episodes(config, console=console, show_progress=show_progress, policy=policy)
 

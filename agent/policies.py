@@ -76,27 +76,36 @@ class NoisyExpertPolicy(ExpertPolicy):
     expert's answers on the states it leads to are what teach the recovery. The expert must therefore plan from
     the current state, as BabyAIBot (told each executed move) and the MiniWoB/desktop experts (which read the
     page) do. Measured once (README, "A run with noise injection"): it did not make the tiny policy recover.
+
+    `learner`: a policy that makes those steps instead of random moves, so the data covers the states that
+    policy reaches with its own mistakes, labelled by the expert (DAgger, Ross et al. 2011, with the expert
+    and the learner mixed step by step).
     """
 
     name = "expert-noisy"
     # Moves only: a random pickup, drop or toggle can make a BabyAI mission impossible (a toggled box vanishes).
     MOVES = (TurnLeft, TurnRight, Forward)
 
-    def __init__(self, noise: float, seed: int = 0, codec: str = "internvl"):
+    def __init__(self, noise: float, seed: int = 0, codec: str = "internvl", learner: Policy | None = None):
         if not 0.0 <= noise < 1.0:
             raise ValueError(f"noise must be a probability in [0, 1), not {noise}")
         super().__init__(codec)
-        self.noise, self.rng, self.embodied = noise, random.Random(seed), False
+        self.noise, self.rng, self.embodied, self.learner = noise, random.Random(seed), False, learner
 
     def reset(self, env) -> None:
         super().reset(env)
         self.embodied = bool(getattr(env.unwrapped, "embodied", False))
+        if self.learner is not None:
+            self.learner.reset(env)
 
     def act(self, observation: Observation, history: list[str]) -> PolicyOutput:
         # The expert is asked every step, so a stateful one (BabyAIBot) is told of each move that was executed.
         expert = super().act(observation, history)
         if self.rng.random() >= self.noise:
             return expert
+        if self.learner is not None:  # its action runs as it is, even a pickup or a malformed answer
+            out = self.learner.act(observation, history)
+            return PolicyOutput(out.action, out.raw_text, out.error, {**out.stats, "perturbed": True})
         if self.embodied:
             action = self.rng.choice(self.MOVES)()
         else:  # a click anywhere: mostly on empty page, sometimes on the wrong widget (that episode then fails)

@@ -199,6 +199,33 @@ def test_noise_must_be_a_probability():
         NoisyExpertPolicy(1.5)
 
 
+def test_collect_with_a_learner_making_the_noise_steps(tmp_path):
+    """collect --noise-policy: the shipped policy makes the --noise steps (logged perturbed, with its own token
+    counts), the expert the rest; a learner served in another view, or with no --noise, is refused with the fix."""
+    from viragent.agent.trajectory import load_run
+
+    demos = tmp_path / "dagger"
+    base = ["collect", "--suite", "babyai", "--tasks", "goto", "--episodes", "2", "--max-steps", "64"]
+    r = runner.invoke(app, base + ["--noise", "0.5", "--noise-policy", "internvl:viragent-tiny", "--env-option",
+                                   "view=agent", "--out", str(demos)])
+    assert r.exit_code == 0, r.output
+    run = load_run(demos)
+    steps = run.steps.to_pylist()
+    learner = [s for s in steps if s["perturbed"]]
+    expert = [s for s in steps if not s["perturbed"]]
+    assert learner and expert
+    assert all(s["n_tokens"] for s in learner) and not any(s["n_tokens"] for s in expert)
+    manifest = json.loads((demos / "manifest.json").read_text())["config"]
+    assert manifest["policy"] == "expert+noise0.5+internvl:viragent-tiny"
+    assert manifest["env_kwargs"]["view"] == "agent"
+
+    r = runner.invoke(app, base + ["--noise", "0.5", "--noise-policy", "internvl:viragent-tiny",
+                                   "--out", str(tmp_path / "full-view")])
+    assert r.exit_code != 0 and "--env-option view=agent" in r.output
+    r = runner.invoke(app, base + ["--noise-policy", "random", "--out", str(tmp_path / "no-noise")])
+    assert r.exit_code != 0 and "give --noise" in r.output
+
+
 def test_eval_resume_keeps_finished_episodes(tmp_path):
     """An evaluation cut off part-way continues with --resume: the finished episodes are not run again."""
     from viragent.agent.trajectory import load_run
