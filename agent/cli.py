@@ -25,8 +25,9 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
-ENV_OPTION_HELP = ("KEY=VALUE passed to every env (repeatable), e.g. view=agent for BabyAI's egocentric view; "
-                   "true/false and numbers are converted")
+ENV_OPTION_HELP = ("KEY=VALUE passed to every env (repeatable), e.g. view=agent for BabyAI's egocentric view, "
+                   "start=object (collect only) to begin BabyAI episodes next to a random object; true/false and "
+                   "numbers are converted")
 
 
 IMAGE_HELP = ("where the screenshot sits in the prompt: first (<image> then the task) or last (just before 'Next "

@@ -155,8 +155,9 @@ def export_sft(run_dirs: list[str | Path], out: str | Path, name: str = "viragen
     return {**meta[name], "per_task": dict(sorted(counts.items()))}
 
 
-# Env options that only add to the log (the words and boxes under each screen) and change nothing the policy sees.
-_RECORDING_ONLY = {"text_regions"}
+# Env options for collecting only, which change nothing about how the trained policy is served: `text_regions`
+# adds to the log (the words and boxes under each screen), BabyAI's `start` moves where demonstrations begin.
+_COLLECTING_ONLY = {"text_regions", "start"}
 
 
 def _merge_env_options(found: dict[str, dict], suite: str, options: dict, source: str) -> None:
@@ -172,7 +173,7 @@ def runs_env_options(run_dirs: list[str | Path]) -> dict[str, dict]:
     found: dict[str, dict] = {}
     for run_dir in run_dirs:
         config = json.loads((Path(run_dir) / "manifest.json").read_text())["config"]
-        options = {k: v for k, v in config.get("env_kwargs", {}).items() if k not in _RECORDING_ONLY}
+        options = {k: v for k, v in config.get("env_kwargs", {}).items() if k not in _COLLECTING_ONLY}
         for suite in sorted({env_id.split("/")[0] for env_id in config["env_ids"]}):
             _merge_env_options(found, suite, options, str(run_dir))
     return found

@@ -52,6 +52,11 @@ BABYAI_EPISODES=${BABYAI_EPISODES:-150}
 # 40.0 % and MiniWoB from 65.1 % to 68.5 % (README "The shipped policies"). BABYAI_VIEW=full IMAGE=first is the
 # previous recipe.
 BABYAI_VIEW=${BABYAI_VIEW:-agent}
+# NEAR_OBJECT_EPISODES=N: N more BabyAI demonstrations per family that start next to a random object, facing it
+# (`--env-option start=object`, seeds from 400000). The expert's own episodes walk straight to the named object, so
+# the data never shows what to do in front of another one, and the policy picked up whatever it reached
+# (examples/babyai_failures.py). They need BABYAI_VIEW=agent's options and are exported as a fourth dataset.
+NEAR_OBJECT_EPISODES=${NEAR_OBJECT_EPISODES:-0}
 [ "$BABYAI_VIEW" = full ] && BABYAI_VIEW_FLAG= || BABYAI_VIEW_FLAG="--env-option view=$BABYAI_VIEW"
 IMAGE=${IMAGE:-last}
 # CPU_BF16=1: bf16 autocast on the CPU (fp32 weights); with eager attention (the CPU default) 1.9x the samples/s
@@ -64,6 +69,10 @@ mkdir -p "$WORK"
   --out "$WORK/demos-miniwob"
 [ -d "$WORK/demos-babyai" ] || $V collect --suite babyai --episodes "$BABYAI_EPISODES" --max-steps 64 \
   $BABYAI_REGIONS_FLAG $BABYAI_VIEW_FLAG --noise $BABYAI_NOISE --out "$WORK/demos-babyai"
+if [ "$NEAR_OBJECT_EPISODES" -gt 0 ] && [ ! -d "$WORK/demos-babyai-near" ]; then
+  $V collect --suite babyai --episodes "$NEAR_OBJECT_EPISODES" --max-steps 64 --seed 400000 $BABYAI_REGIONS_FLAG \
+    $BABYAI_VIEW_FLAG --env-option start=object --out "$WORK/demos-babyai-near"
+fi
 [ -d "$WORK/demos-desktop" ] || $V collect --suite desktop --episodes 40 --out "$WORK/demos-desktop"
 $V export "$WORK/demos-miniwob" --bins $BINS --retype "$RETYPE" $RETYPE_ALL_FLAG $CAP_FLAG --image "$IMAGE" \
   --out "$WORK/data" --name miniwob
@@ -71,14 +80,20 @@ for suite in babyai desktop; do
   $V export "$WORK/demos-$suite" --bins $BINS --retype "$RETYPE" $RETYPE_ALL_FLAG --image "$IMAGE" --out "$WORK/data" \
     --name "$suite"
 done
+NEAR_DATA=
+if [ "$NEAR_OBJECT_EPISODES" -gt 0 ]; then
+  $V export "$WORK/demos-babyai-near" --bins $BINS --retype "$RETYPE" $RETYPE_ALL_FLAG --image "$IMAGE" \
+    --out "$WORK/data" --name babyai_near
+  NEAR_DATA="--data $WORK/data/babyai_near_meta.json"
+fi
 [ -f "$WORK/screens/viragent_screens_meta.json" ] || $V screens --samples 30000 --bins $BINS --image "$IMAGE" \
   --out "$WORK/screens"
 $V train sft --init tiny --data "$WORK/screens/viragent_screens_meta.json" \
   --steps "$PRE_STEPS" --batch-size 16 --lr 1e-3 --warmup 100 --region-loss "$REGION_LOSS" \
   --position-loss "$POSITION_LOSS" --position-bins $BINS $BF16_FLAG --out "$WORK/pretrained"
 $V train sft --init "$WORK/pretrained/final" \
-  --data "$WORK/data/miniwob_meta.json:2" --data "$WORK/data/babyai_meta.json" --data "$WORK/data/desktop_meta.json:2" \
-  --data "$WORK/screens/viragent_screens_meta.json:0.15" \
+  --data "$WORK/data/miniwob_meta.json:2" --data "$WORK/data/babyai_meta.json" $NEAR_DATA \
+  --data "$WORK/data/desktop_meta.json:2" --data "$WORK/screens/viragent_screens_meta.json:0.15" \
   --steps "$INS_STEPS" --batch-size 16 --lr 1e-3 --warmup 100 --region-loss "$REGION_LOSS" \
   --position-loss "$POSITION_LOSS" --position-bins $BINS $BF16_FLAG --out "$WORK/instruct"
 echo "recipe time: $((SECONDS / 60)) min $((SECONDS % 60)) s"

@@ -47,6 +47,9 @@ def _is_pickup_then_goto(level) -> bool:
         isinstance(instrs.instr_b, GoToInstr)
 
 
+# Where an episode starts: the level's own start, or beside one of its objects (BabyAIEnv's docstring).
+STARTS = ("level", "object")
+
 # The word that labels the agent's cell in a frame: which way it faces on the picture (minigrid's agent_dir
 # 0-3 is east, south, west, north). In the egocentric view it always faces up.
 FACING_WORDS = ("right", "down", "left", "up")
@@ -54,6 +57,12 @@ FACING_WORDS = ("right", "down", "left", "up")
 
 class BabyAIEnv(gym.Env):
     """One BabyAI family. Observation: an RGB frame (`view="full"` grid or `view="agent"` egocentric) + mission.
+
+    `start="object"` starts each episode next to one of the level's objects (drawn from the seed), facing it,
+    instead of where the level put the agent. It is for collecting demonstrations, not for evaluation: an expert
+    that only walks straight to the named object never shows what to do in front of another one, and that is
+    where a learner goes wrong (examples/babyai_failures.py: the first object picked up is mostly not the named
+    one). The mission, the objects and the verifier are the level's own.
 
     `text_regions=True` adds `info["regions"]`: each object the frame shows, named by one word (its type, or
     for the agent the way it faces), with its box, 0-1000 of the frame. They are the grid-world counterpart
@@ -64,13 +73,16 @@ class BabyAIEnv(gym.Env):
     embodied = True  # policies that act on screens switch to grid moves
 
     def __init__(self, family: str, view: str = "full", tile_size: int = 16, max_steps: int = 64,
-                 render_mode: str | None = "rgb_array", text_regions: bool = False):
+                 render_mode: str | None = "rgb_array", text_regions: bool = False, start: str = "level"):
         if family not in FAMILIES:
             from ..core import TaskNotFound
 
             raise TaskNotFound(f"unknown BabyAI family {family!r}; available: {', '.join(FAMILIES)}")
         if view not in ("full", "agent"):
             raise ValueError(f"view must be 'full' or 'agent', not {view!r}")
+        if start not in STARTS:
+            raise ValueError(f"start must be one of {', '.join(STARTS)}, not {start!r}")
+        self.start = start
         self.family, self.view, self.tile_size, self.max_steps = family, view, tile_size, max_steps
         self.render_mode, self.text_regions = render_mode, text_regions
         self.level = _make_level(family)
@@ -107,8 +119,34 @@ class BabyAIEnv(gym.Env):
                 while not _is_pickup_then_goto(self.level):
                     self.level.reset(seed=level_seed + tries * 1_000_003)
                     tries += 1
+        if self.start == "object":
+            self._start_next_to_an_object()
         self._steps, self._bot, self._bot_step, self._last_action = 0, None, -1, None
         return self._obs(), self._info(success=False)
+
+    def _start_next_to_an_object(self) -> None:
+        """Move the agent onto a free cell beside a random object (ball, box, key or door), facing it. A level
+        with no such free cell keeps its own start."""
+        from minigrid.core.constants import DIR_TO_VEC
+
+        grid, choices = self.level.grid, []
+        for i in range(grid.width):
+            for j in range(grid.height):
+                cell = grid.get(i, j)
+                if cell is None or cell.type not in ("ball", "box", "key", "door"):
+                    continue
+                for direction, (dx, dy) in enumerate(DIR_TO_VEC):
+                    x, y = i - int(dx), j - int(dy)  # stand here, face `direction`, and the object is in front
+                    if 0 < x < grid.width - 1 and 0 < y < grid.height - 1 and grid.get(x, y) is None:
+                        choices.append((cell, (x, y), direction))
+        if not choices:
+            return
+        # One object first, then one side of it: every object equally likely, however many free sides it has.
+        objects = list(dict.fromkeys(id(cell) for cell, _, _ in choices))
+        picked = objects[int(self.np_random.integers(len(objects)))]
+        sides = [(pos, direction) for cell, pos, direction in choices if id(cell) == picked]
+        pos, direction = sides[int(self.np_random.integers(len(sides)))]
+        self.level.agent_pos, self.level.agent_dir = np.array(pos), direction
 
     def step(self, action):
         action, error = checked_action(action, MINIGRID_ACTIONS, "BabyAI")

@@ -346,6 +346,29 @@ def test_egocentric_view_and_image_last_from_collect_to_eval(tmp_path):
     assert malformed.exit_code == 2 and "KEY=VALUE" in malformed.output
 
 
+def test_demonstrations_started_next_to_objects_train_the_same_policy(tmp_path):
+    """`--env-option start=object` moves where BabyAI demonstrations begin, not how the policy is served: its data
+    exports beside the level-start data, and the checkpoint's env options leave it out."""
+    import numpy as np
+    from PIL import Image
+
+    from viragent.agent.trajectory import load_run
+
+    level, near = tmp_path / "level", tmp_path / "near"
+    for out, extra in ((level, []), (near, ["--env-option", "start=object"])):
+        r = runner.invoke(app, ["collect", "--suite", "babyai", "--tasks", "pickup", "--episodes", "2", "--max-steps",
+                                "64", "--env-option", "view=agent", *extra, "--seed", "500", "--out", str(out)])
+        assert r.exit_code == 0, r.output
+    assert load_run(near).manifest["config"]["env_kwargs"]["start"] == "object"
+    firsts = [load_run(run) for run in (level, near)]
+    firsts = [np.asarray(Image.open(run.screen_path(run.steps.to_pylist()[0]["screenshot"]))) for run in firsts]
+    assert not np.array_equal(*firsts)  # the same seeds, another start
+    r = runner.invoke(app, ["export", str(level), str(near), "--out", str(tmp_path / "data")])
+    assert r.exit_code == 0, r.output
+    meta = json.loads((tmp_path / "data" / "viragent_sft_meta.json").read_text())["viragent_sft"]
+    assert meta["env_options"] == {"babyai": {"view": "agent"}}
+
+
 def test_babyai_failures_replays_the_expert_as_picking_the_named_object(tmp_path):
     """The failure report reads what it says: replayed, the expert's demonstrations end as logged and its first
     pickup is always an object its mission names, in each family whose mission is built differently."""

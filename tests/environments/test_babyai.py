@@ -106,3 +106,30 @@ def test_object_regions_name_what_the_frame_shows(view):
     assert after["regions"] != regions
     plain = make_env("babyai/pickup")
     assert "regions" not in plain.reset(seed=4)[1]
+
+
+@pytest.mark.parametrize("family", ["pickup", "putnext", "pick-up-then-go-to"])
+def test_start_next_to_an_object_keeps_the_level_and_the_expert_solves_it(family):
+    level_start, object_start = make_env(f"babyai/{family}"), make_env(f"babyai/{family}", start="object")
+    named_in_front, other_in_front, wins = 0, 0, 0
+    for seed in range(20):
+        plain, _ = level_start.reset(seed=seed)
+        obs, info = object_start.reset(seed=seed)
+        assert obs["instruction"] == plain["instruction"]  # the same level and mission, another start
+        level = object_start.unwrapped.level
+        front = level.grid.get(*level.front_pos)
+        assert front is not None and front.type in ("ball", "box", "key", "door")
+        again, _ = object_start.reset(seed=seed)
+        assert np.array_equal(again["screenshot"], obs["screenshot"])  # the start is drawn from the seed
+        first = object_start.unwrapped.expert_action()
+        named_in_front += first.type == "pickup"
+        other_in_front += first.type != "pickup"
+        for _ in range(64):
+            _, _, terminated, truncated, info = object_start.step(object_start.unwrapped.expert_action())
+            if terminated or truncated:
+                break
+        wins += info["success"]
+    # What the learner never saw from the level's own starts: an object in front that the expert leaves.
+    assert other_in_front >= 10 and wins >= 19, (named_in_front, other_in_front, wins)
+    with pytest.raises(ValueError, match="start must be one of level, object"):
+        make_env("babyai/goto", start="elsewhere")
