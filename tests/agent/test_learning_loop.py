@@ -369,6 +369,14 @@ def test_demonstrations_started_next_to_objects_train_the_same_policy(tmp_path):
     assert meta["env_options"] == {"babyai": {"view": "agent"}}
 
 
+def test_babyai_front_probe_scores_the_bot_as_telling_objects_apart():
+    """The front probe's columns mean what they say: the bot itself picks up every object it says to pick up and
+    none of the ones it leaves, and both cases occur."""
+    result = load_example("babyai_front_probe").main(["--policy", "expert", "--levels", "6"])["all"]
+    assert result["named"] > 0 and result["other"] > 0 and result["named"] + result["other"] == 18
+    assert result["named pickup"] == result["named"] and result["other pickup"] == 0
+
+
 def test_babyai_failures_replays_the_expert_as_picking_the_named_object(tmp_path):
     """The failure report reads what it says: replayed, the expert's demonstrations end as logged and its first
     pickup is always an object its mission names, in each family whose mission is built differently."""
