@@ -160,6 +160,11 @@ def export_sft(run_dirs: list[str | Path], out: str | Path, name: str = "viragen
 _COLLECTING_ONLY = {"text_regions", "start"}
 
 
+def served_options(options: dict) -> dict:
+    """The env options a policy trained on data collected with `options` is served with."""
+    return {k: v for k, v in options.items() if k not in _COLLECTING_ONLY}
+
+
 def _merge_env_options(found: dict[str, dict], suite: str, options: dict, source: str) -> None:
     if suite in found and found[suite] != options:
         raise ValueError(f"{source} has {suite} envs built with {options}, other data with {found[suite]}: a "
@@ -173,7 +178,7 @@ def runs_env_options(run_dirs: list[str | Path]) -> dict[str, dict]:
     found: dict[str, dict] = {}
     for run_dir in run_dirs:
         config = json.loads((Path(run_dir) / "manifest.json").read_text())["config"]
-        options = {k: v for k, v in config.get("env_kwargs", {}).items() if k not in _COLLECTING_ONLY}
+        options = served_options(config.get("env_kwargs", {}))
         for suite in sorted({env_id.split("/")[0] for env_id in config["env_ids"]}):
             _merge_env_options(found, suite, options, str(run_dir))
     return found

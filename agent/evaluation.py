@@ -14,6 +14,7 @@ from rich.console import Console
 
 from viragent.environments import SUITES, parse_env_id
 
+from .datasets import served_options
 from .policies import NoisyExpertPolicy, make_policy
 from .runner import RunConfig, RunResult, run_episodes
 from .summary import summary_table
@@ -59,7 +60,7 @@ def collect(suite: str, episodes: int, out: str | Path, seed: int = TRAIN_SEED_S
                              "give --noise (e.g. 0.5)")
         learner = make_policy(noise_policy, seed=seed)
         trained = getattr(learner, "env_options", {}).get(suite, {})
-        if trained != (env_options or {}):
+        if trained != served_options(env_options or {}):
             shown = " ".join(f"--env-option {k}={v}" for k, v in trained.items()) or "no --env-option"
             raise ValueError(f"{noise_policy} was trained on {suite} envs built with {trained}, but this collection "
                              f"builds them with {env_options or {}}; give {shown}")

@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> dict:
         family = episode["env_id"].removeprefix("babyai/")
         if family not in PICKING_FAMILIES:
             continue
-        env = envs.setdefault(family, make_env(episode["env_id"]))
+        # The run's own env options: a start=object collection starts elsewhere than the level does.
+        env = envs.setdefault(family, make_env(episode["env_id"], **run.manifest["config"].get("env_kwargs", {})))
         result = replay(env, episode["seed"], actions[episode["episode_id"]])
         if result["success"] != episode["success"]:
             raise SystemExit(f"episode {episode['episode_id']} ({episode['env_id']}, seed {episode['seed']}) "
