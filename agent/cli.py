@@ -161,19 +161,33 @@ def export(
 
 @app.command()
 def screens(
-    out: Path = typer.Option(..., help="folder for screens/*.png, NAME.jsonl and NAME_meta.json"),
+    out: Path = typer.Option(..., help="folder for the pictures, NAME.jsonl and NAME_meta.json"),
     samples: int = typer.Option(20000, help="generated tasks"),
-    seed: int = typer.Option(0),
-    name: str = typer.Option("viragent_screens", help="dataset name"),
+    seed: int = typer.Option(None, help="random seed (miniwob, default 0) or first BabyAI level seed (babyai, default "
+                                        "500000: clear of the evaluation's 0-49 and the demonstrations' 100000 on)"),
+    name: str = typer.Option(None, help="dataset name (default viragent_screens, or babyai_questions)"),
     bins: int = typer.Option(None, help="snap click coordinates to N cells per axis (the tiny recipe uses 32)"),
     image: str = typer.Option("first", help=IMAGE_HELP),
+    world: str = typer.Option("miniwob", help="miniwob: MiniWoB-looking screens to point at and read; babyai: "
+                                              "questions about BabyAI scenes in the egocentric view"),
 ):
-    """Generated grounding/reading screens for the `pretrained` stage (InternVL SFT format, like `export`)."""
-    from viragent.agent.synthetic import generate_screens
-
+    """Generated grounding/reading data for the `pretrained` stage (InternVL SFT format, like `export`)."""
     _check_image_position(image)
-    with console.status(f"drawing {samples} screens"):
-        meta = generate_screens(out, samples, seed=seed, name=name, bins=bins, image_position=image)
+    if world == "babyai":
+        from viragent.agent.grid_questions import generate_grid_questions
+
+        name = name or "babyai_questions"
+        with console.status(f"asking {samples} questions about BabyAI scenes"):
+            meta = generate_grid_questions(out, samples, seed=500000 if seed is None else seed, name=name,
+                                           image_position=image)
+    elif world == "miniwob":
+        from viragent.agent.synthetic import generate_screens
+
+        name = name or "viragent_screens"
+        with console.status(f"drawing {samples} screens"):
+            meta = generate_screens(out, samples, seed=seed or 0, name=name, bins=bins, image_position=image)
+    else:
+        raise typer.BadParameter(f"unknown world {world!r}: use miniwob or babyai", param_hint="--world")
     console.print(f"{name}: {meta['length']} samples -> {meta['annotation']}")
 
 

@@ -59,6 +59,12 @@ BABYAI_VIEW=${BABYAI_VIEW:-agent}
 # With 150: BabyAI 34.0 %, open down to 20 %, and the policy still picks the wrong object first; not shipped
 # (README "Demonstrations that start next to an object").
 NEAR_OBJECT_EPISODES=${NEAR_OBJECT_EPISODES:-0}
+# GRID_QUESTIONS=N: N generated questions about BabyAI scenes in the egocentric view ("What is in front of you?",
+# "Is the red ball in front of you?", "Where is the red ball?"; agent/grid_questions.py), mixed into `instruct`
+# at weight GRID_QUESTIONS_WEIGHT (default 0.3: 6,000 of 20,000 per pass). They give the binding of a mission's words to the
+# picture a dense signal; the demonstrations hold one pickup decision per episode. Needs BABYAI_VIEW=agent.
+GRID_QUESTIONS=${GRID_QUESTIONS:-0}
+GRID_QUESTIONS_WEIGHT=${GRID_QUESTIONS_WEIGHT:-0.3}
 [ "$BABYAI_VIEW" = full ] && BABYAI_VIEW_FLAG= || BABYAI_VIEW_FLAG="--env-option view=$BABYAI_VIEW"
 IMAGE=${IMAGE:-last}
 # CPU_BF16=1: bf16 autocast on the CPU (fp32 weights); with eager attention (the CPU default) 1.9x the samples/s
@@ -90,11 +96,17 @@ if [ "$NEAR_OBJECT_EPISODES" -gt 0 ]; then
 fi
 [ -f "$WORK/screens/viragent_screens_meta.json" ] || $V screens --samples 30000 --bins $BINS --image "$IMAGE" \
   --out "$WORK/screens"
+QUESTIONS_DATA=
+if [ "$GRID_QUESTIONS" -gt 0 ]; then
+  [ -f "$WORK/babyai-questions/babyai_questions_meta.json" ] || $V screens --world babyai --samples "$GRID_QUESTIONS" \
+    --image "$IMAGE" --out "$WORK/babyai-questions"
+  QUESTIONS_DATA="--data $WORK/babyai-questions/babyai_questions_meta.json:$GRID_QUESTIONS_WEIGHT"
+fi
 $V train sft --init tiny --data "$WORK/screens/viragent_screens_meta.json" \
   --steps "$PRE_STEPS" --batch-size 16 --lr 1e-3 --warmup 100 --region-loss "$REGION_LOSS" \
   --position-loss "$POSITION_LOSS" --position-bins $BINS $BF16_FLAG --out "$WORK/pretrained"
 $V train sft --init "$WORK/pretrained/final" \
-  --data "$WORK/data/miniwob_meta.json:2" --data "$WORK/data/babyai_meta.json" $NEAR_DATA \
+  --data "$WORK/data/miniwob_meta.json:2" --data "$WORK/data/babyai_meta.json" $NEAR_DATA $QUESTIONS_DATA \
   --data "$WORK/data/desktop_meta.json:2" --data "$WORK/screens/viragent_screens_meta.json:0.15" \
   --steps "$INS_STEPS" --batch-size 16 --lr 1e-3 --warmup 100 --region-loss "$REGION_LOSS" \
   --position-loss "$POSITION_LOSS" --position-bins $BINS $BF16_FLAG --out "$WORK/instruct"

@@ -1,0 +1,142 @@
+"""Generated questions about BabyAI scenes: name the object in front, say whether it is the named one, find one.
+
+Why: the tiny policy reaches objects but picks up whichever it reaches (examples/babyai_failures.py), and the
+front probe (examples/babyai_front_probe.py) shows its `pickup()` hardly depends on whether the object in front
+is the named one. An expert demonstration holds one such decision per episode; these scenes give the binding of
+a mission's words ("the red ball") to the picture a dense signal of its own, as agent/synthetic.py does for
+reading a screen. Each scene is a BabyAI level in the egocentric view the policy is served in, the agent moved a
+few random steps or put beside an object, and each question is answered with `done(answer=…)`:
+
+- front: "What is in front of you?" -> "red ball", "closed blue door", "wall" or "nothing";
+- match: "Is the red ball in front of you?" -> "yes" / "no" (half the time the object in front; otherwise one
+  that differs in colour or in type only, the confusions a mission's distractors offer);
+- where: "Where is the red ball?" -> "2 ahead, 1 left" (cells from the agent) or "not in view".
+
+No library generates these; the scenes and the answers come from minigrid's own grid. The output is the same
+InternVL SFT jsonl + meta as `viragent export` and `viragent screens`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+from PIL import Image
+
+from viragent.environments.embodied.babyai import FAMILIES, BabyAIEnv
+from viragent.tools import Done, InternVLCodec
+
+from .prompts import user_prompt
+
+COLOURS = ("red", "green", "blue", "purple", "yellow", "grey")  # minigrid's COLOR_NAMES
+CARRIABLE = ("ball", "box", "key")
+_CODEC = InternVLCodec()
+
+
+def describe(cell) -> str:
+    """A grid cell in a mission's words: "red ball", "locked blue door", "wall", or "nothing"."""
+    if cell is None:
+        return "nothing"
+    if cell.type == "door":
+        state = "locked" if cell.is_locked else "open" if cell.is_open else "closed"
+        return f"{state} {cell.color} door"
+    if cell.type in CARRIABLE:
+        return f"{cell.color} {cell.type}"
+    return cell.type  # wall, goal, lava
+
+
+def name_of(cell) -> str:
+    """How a mission names an object: its colour and type, a door's state left out."""
+    return f"{cell.color} {cell.type}"
+
+
+def near_miss(cell, rng: random.Random) -> str:
+    """An object name that differs from `cell`'s in colour or in type only."""
+    if cell.type != "door" and rng.random() < 0.5:
+        return f"{cell.color} {rng.choice([t for t in CARRIABLE if t != cell.type])}"
+    return f"{rng.choice([c for c in COLOURS if c != cell.color])} {cell.type}"
+
+
+def visible_objects(env: BabyAIEnv) -> dict[str, list[tuple[int, int]]]:
+    """Each named object the egocentric frame shows -> its cells as (ahead, right) of the agent."""
+    grid, shown = env.level.gen_obs_grid()
+    agent_i, agent_j = env.level.agent_view_size // 2, env.level.agent_view_size - 1
+    seen: dict[str, list[tuple[int, int]]] = {}
+    for j in range(grid.height):
+        for i in range(grid.width):
+            cell = grid.get(i, j)
+            if shown[i, j] and cell is not None and (cell.type in CARRIABLE or cell.type == "door"):
+                seen.setdefault(name_of(cell), []).append((agent_j - j, i - agent_i))
+    return seen
+
+
+def where(ahead: int, right: int) -> str:
+    parts = [f"{ahead} ahead"] if ahead else []
+    if right:
+        parts.append(f"{abs(right)} {'right' if right > 0 else 'left'}")
+    return ", ".join(parts) or "here"
+
+
+def ask(env: BabyAIEnv, rng: random.Random) -> tuple[str, str]:
+    """(question, answer) about the env's current frame."""
+    grid, _ = env.level.gen_obs_grid()
+    size = env.level.agent_view_size
+    front = grid.get(size // 2, size - 2)
+    objects = [c for c in env.level.grid.grid if c is not None and (c.type in CARRIABLE or c.type == "door")]
+    roll = rng.random()
+    if roll < 0.3 or not objects:
+        return "What is in front of you?", describe(front)
+    if roll < 0.65 and front is not None and (front.type in CARRIABLE or front.type == "door"):
+        if rng.random() < 0.5:
+            return f"Is the {name_of(front)} in front of you?", "yes"
+        return f"Is the {near_miss(front, rng)} in front of you?", "no"
+    if roll < 0.65 and rng.random() < 0.3:  # some "no" with nothing worth picking up in front
+        return f"Is the {name_of(rng.choice(objects))} in front of you?", "no"
+    seen = visible_objects(env)
+    unique = {name: cells[0] for name, cells in seen.items() if len(cells) == 1}
+    if unique and rng.random() < 0.7:
+        name = rng.choice(sorted(unique))
+        return f"Where is the {name}?", where(*unique[name])
+    unseen = [name_of(c) for c in objects if name_of(c) not in seen]
+    name = rng.choice(unseen) if unseen and rng.random() < 0.5 else near_miss(rng.choice(objects), rng)
+    if name in seen:
+        return "What is in front of you?", describe(front)
+    return f"Where is the {name}?", "not in view"
+
+
+def generate_grid_questions(out: str | Path, n: int, seed: int = 500000, name: str = "babyai_questions",
+                            questions_per_scene: int = 2, image_position: str = "last") -> dict:
+    """Write N questions as OUT/scenes/*.png + OUT/NAME.jsonl + OUT/NAME_meta.json (InternVL SFT format).
+    Scene k is family k mod 5 at level seed `seed + k`, beside an object (60 %) or from the level's start and up
+    to six random moves; `questions_per_scene` questions share its picture."""
+    out = Path(out)
+    (out / "scenes").mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    families = sorted(FAMILIES)
+    envs = {(family, start): BabyAIEnv(family, view="agent", start=start)
+            for family in families for start in ("level", "object")}
+    jsonl, written, scene = out / f"{name}.jsonl", 0, 0
+    with jsonl.open("w", encoding="utf-8") as f:
+        while written < n:
+            family = families[scene % len(families)]
+            start = "object" if rng.random() < 0.6 else "level"
+            env = envs[family, start]
+            env.reset(seed=seed + scene)
+            for _ in range(rng.randint(0, 6) if start == "level" else 0):
+                env.level.step(rng.choice((0, 1, 2)))  # turn left, turn right, forward: nothing is picked up
+            path = out / "scenes" / f"{scene:06d}.png"
+            Image.fromarray(env.render()).save(path, optimize=False, compress_level=1)
+            for _ in range(min(questions_per_scene, n - written)):
+                question, answer = ask(env, rng)
+                prompt = user_prompt(question, [], image=image_position)
+                f.write(json.dumps({"id": f"babyai_questions/{written}", "image": str(path.resolve()),
+                                    "conversations": [{"from": "human", "value": prompt},
+                                                      {"from": "gpt", "value": _CODEC.encode(Done(answer=answer))}],
+                                    "env_id": f"generated/babyai/{family}"}) + "\n")
+                written += 1
+            scene += 1
+    meta = {name: {"root": "/", "annotation": str(jsonl.resolve()), "data_augment": False, "repeat_time": 1,
+                   "length": n, "env_options": {"babyai": {"view": "agent"}}}}  # how the scenes were drawn
+    (out / f"{name}_meta.json").write_text(json.dumps(meta, indent=2))
+    return meta[name]

@@ -1,0 +1,83 @@
+"""Generated BabyAI questions: every answer is checked against the level's own (absolute) grid, not the
+egocentric one the generator reads, so a wrong turn in its coordinate change would fail here."""
+
+import json
+import random
+import re
+
+import pytest
+from minigrid.core.constants import DIR_TO_VEC
+
+from viragent.agent.datasets import load_sft, mixture_env_options
+from viragent.agent.grid_questions import ask, describe, generate_grid_questions
+from viragent.environments.embodied.babyai import BabyAIEnv
+
+
+def absolute_cell(env: BabyAIEnv, ahead: int, right: int):
+    """The level's cell `ahead` cells in front of the agent and `right` cells to its right."""
+    (fx, fy) = DIR_TO_VEC[env.level.agent_dir]
+    rx, ry = -fy, fx  # the agent's right, a quarter turn clockwise on minigrid's y-down grid
+    x, y = env.level.agent_pos
+    return env.level.grid.get(int(x + ahead * fx + right * rx), int(y + ahead * fy + right * ry))
+
+
+@pytest.mark.parametrize("family", ["goto", "pickup", "putnext"])
+def test_answers_agree_with_the_level_grid(family):
+    rng, checked = random.Random(0), {"front": 0, "match": 0, "where": 0}
+    for start in ("object", "level"):
+        env = BabyAIEnv(family, view="agent", start=start)
+        for seed in range(500000, 500015):
+            env.reset(seed=seed)
+            for _ in range(6):
+                question, answer = ask(env, rng)
+                if question == "What is in front of you?":
+                    assert answer == describe(absolute_cell(env, 1, 0))
+                    checked["front"] += 1
+                elif question.startswith("Is the"):
+                    named = re.fullmatch(r"Is the (\w+) (\w+) in front of you\?", question).groups()
+                    front = absolute_cell(env, 1, 0)
+                    truth = front is not None and (front.color, front.type) == named
+                    assert answer == ("yes" if truth else "no")
+                    checked["match"] += 1
+                else:
+                    colour, kind = re.fullmatch(r"Where is the (\w+) (\w+)\?", question).groups()
+                    if answer != "not in view":
+                        ahead = right = 0
+                        for number, word in re.findall(r"(\d+) (ahead|left|right)", answer):
+                            ahead += int(number) if word == "ahead" else 0
+                            right += {"right": int(number), "left": -int(number)}.get(word, 0)
+                        cell = absolute_cell(env, ahead, right)
+                        assert (cell.color, cell.type) == (colour, kind), (question, answer)
+                    checked["where"] += 1
+    assert min(checked.values()) >= 10, checked
+
+
+def test_match_questions_are_balanced_and_ask_about_near_misses():
+    rng, answers, near = random.Random(1), [], 0
+    env = BabyAIEnv("pickup", view="agent", start="object")
+    for seed in range(500000, 500150):
+        env.reset(seed=seed)
+        question, answer = ask(env, rng)
+        if question.startswith("Is the"):
+            answers.append(answer)
+            front = absolute_cell(env, 1, 0)
+            colour, kind = question.split()[2:4]
+            near += answer == "no" and front is not None and (colour == front.color) != (kind == front.type)
+    assert answers.count("yes") >= 0.35 * len(answers) and answers.count("no") >= 0.35 * len(answers)
+    assert near >= 0.25 * len(answers)  # a "no" is mostly one word away from the object in front
+
+
+def test_generated_dataset_is_internvl_sft_in_the_egocentric_view(tmp_path):
+    meta = generate_grid_questions(tmp_path, 30, questions_per_scene=2, image_position="last")
+    lines = [json.loads(line) for line in open(meta["annotation"])]
+    assert len(lines) == meta["length"] == 30 and len({line["image"] for line in lines}) == 15
+    assert all(line["conversations"][0]["value"].endswith("\n<image>\nNext action:") for line in lines)
+    assert all(line["conversations"][1]["value"].startswith('done(answer="') for line in lines)
+    samples = load_sft(tmp_path / "babyai_questions_meta.json")
+    assert len(samples) == 30 and samples[0]["image"]
+    # Drawn in the egocentric view: a mixture with full-view BabyAI data is refused like any other disagreement.
+    assert mixture_env_options([str(tmp_path / "babyai_questions_meta.json")]) == {"babyai": {"view": "agent"}}
+    other = tmp_path / "full_meta.json"
+    other.write_text(json.dumps({"full": {"annotation": "x", "length": 0, "env_options": {"babyai": {}}}}))
+    with pytest.raises(ValueError, match="collect them with the same"):
+        mixture_env_options([str(tmp_path / "babyai_questions_meta.json"), str(other)])
