@@ -136,3 +136,13 @@ def test_bench_grounding_scores_clicks_on_generated_screens():
     assert set(r) >= {"x_error_px", "y_error_px", "x_corr", "y_corr"}
     result = runner.invoke(app, ["bench", "grounding", "--policy", "expert"])
     assert result.exit_code == 2 and "InternVL policy" in result.output
+
+
+def test_screens_generates_babyai_questions_and_names_an_unknown_world(tmp_path):
+    result = runner.invoke(app, ["screens", "--world", "babyai", "--samples", "6", "--image", "last",
+                                 "--out", str(tmp_path / "q")])
+    assert result.exit_code == 0, result.output
+    lines = (tmp_path / "q" / "babyai_questions.jsonl").read_text().splitlines()
+    assert len(lines) == 6 and '"generated/babyai/' in lines[0]
+    result = runner.invoke(app, ["screens", "--world", "nethack", "--out", str(tmp_path / "n")])
+    assert result.exit_code == 2 and "unknown world 'nethack'" in result.output and "babyai" in result.output
