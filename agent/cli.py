@@ -257,11 +257,11 @@ def train_sft_cmd(
     position_bins: int = typer.Option(None, help="the x cells the position-token loss names: the --bins the data "
                                                  "was exported with"),
     cpu_bf16: bool = typer.Option(False, help="bf16 autocast on a CPU as well (fp32 weights); faster on CPUs with "
-                                              "AVX512-BF16 or AMX"),
+                                              "AVX512-BF16 or AMX, slower without (a warning says so)"),
 ):
     """Supervised fine-tuning (square-averaged loss on response tokens, AdamW + cosine)."""
     from viragent.agent.training import sft_from_data
-    from viragent.model.train.sft import SFTConfig
+    from viragent.model.train.sft import SFTConfig, cpu_has_bf16_instructions
     from viragent.tools import InternVLCodec
 
     if position_loss and not position_bins:
@@ -271,6 +271,13 @@ def train_sft_cmd(
     # The texts of the action grid's x cells, left to right: what the policy writes after `x=` (tools/codecs.py).
     position_texts = tuple(str(InternVLCodec(position_bins).snap((cell + 0.5) / position_bins))
                            for cell in range(position_bins)) if position_bins else ()
+    import torch
+
+    on_cpu = device == "cpu" or device is None and not torch.cuda.is_available()
+    if cpu_bf16 and on_cpu and cpu_has_bf16_instructions() is False:
+        console.print("[yellow]warning:[/] this CPU has no bf16 instructions (avx512_bf16, amx_bf16 in /proc/cpuinfo), "
+                      "so --cpu-bf16 is emulated and slower than fp32 here (0.41x in `viragent bench train` on such "
+                      "a machine); leave it out unless you train on a GPU")
     config = SFTConfig(out=str(out), steps=steps, batch_size=batch_size, micro_batch=min(micro_batch, batch_size),
                        lr=lr, warmup_steps=warmup, seed=seed, eval_every=eval_every,
                        pack_tokens=pack_tokens, region_loss=region_loss, position_loss=position_loss,

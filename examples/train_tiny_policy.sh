@@ -67,9 +67,14 @@ GRID_QUESTIONS=${GRID_QUESTIONS:-0}
 GRID_QUESTIONS_WEIGHT=${GRID_QUESTIONS_WEIGHT:-0.3}
 [ "$BABYAI_VIEW" = full ] && BABYAI_VIEW_FLAG= || BABYAI_VIEW_FLAG="--env-option view=$BABYAI_VIEW"
 IMAGE=${IMAGE:-last}
-# CPU_BF16=1: bf16 autocast on the CPU (fp32 weights); with eager attention (the CPU default) 1.9x the samples/s
-# of fp32 here (`viragent bench train`).
-[ "${CPU_BF16:-1}" = 1 ] && BF16_FLAG=--cpu-bf16 || BF16_FLAG=
+# CPU_BF16=1: bf16 autocast on the CPU (fp32 weights). It pays only on a CPU with bf16 instructions (avx512_bf16
+# or AMX): there, with eager attention, 1.9x the samples/s of fp32; on a 2-core Xeon without them, 0.41x
+# (`viragent bench train`, README "Measured here"). The default, auto, turns it on only where /proc/cpuinfo lists them.
+CPU_BF16=${CPU_BF16:-auto}
+if [ "$CPU_BF16" = auto ]; then
+  grep -qwE "avx512_bf16|amx_bf16" /proc/cpuinfo 2>/dev/null && CPU_BF16=1 || CPU_BF16=0
+fi
+[ "$CPU_BF16" = 1 ] && BF16_FLAG=--cpu-bf16 || BF16_FLAG=
 BINS=32  # click coordinates snapped to 32 cells per axis: 32 number tokens per axis to learn, not 1001
 V=${VIRAGENT:-.venv/bin/viragent}
 mkdir -p "$WORK"
@@ -110,6 +115,6 @@ $V train sft --init "$WORK/pretrained/final" \
   --data "$WORK/data/desktop_meta.json:2" --data "$WORK/screens/viragent_screens_meta.json:0.15" \
   --steps "$INS_STEPS" --batch-size 16 --lr 1e-3 --warmup 100 --region-loss "$REGION_LOSS" \
   --position-loss "$POSITION_LOSS" --position-bins $BINS $BF16_FLAG --out "$WORK/instruct"
-echo "recipe time: $((SECONDS / 60)) min $((SECONDS % 60)) s"
+echo "recipe time: $((SECONDS / 60)) min $((SECONDS % 60)) s (CPU_BF16=$CPU_BF16)"
 echo "checkpoint: $WORK/instruct/final  (evaluate: $V eval --policy internvl:$WORK/instruct/final --suite miniwob,babyai,desktop --episodes 50 --out $WORK/eval)"
 echo "ship it: $V model ship $WORK/instruct/final NAME  (then internvl:NAME finds it)"

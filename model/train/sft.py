@@ -14,6 +14,7 @@ import functools
 import json
 import math
 import random
+import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -226,9 +227,19 @@ class SFTConfig:
     # The texts naming equal cells across an image's width, left to right, each one token (needed with position_loss).
     position_texts: tuple[str, ...] = ()
     # bf16 autocast on a CPU too (weights and optimizer stay fp32, as with CUDA bf16). CPUs with AVX512-BF16 or
-    # AMX run the matmuls faster in bf16 (1.25x here, `viragent bench train`). Off by default, so that the library
-    # does not change numerics unasked; the tiny recipe turns it on.
+    # AMX run the matmuls faster in bf16 (1.25x on one machine here, `viragent bench train`); CPUs without them
+    # emulate it (0.41x on another). Off by default, so that the library does not change numerics unasked; the tiny
+    # recipe turns it on where cpu_has_bf16_instructions().
     cpu_bf16: bool = False
+
+
+def cpu_has_bf16_instructions(cpuinfo: str | Path = "/proc/cpuinfo") -> bool | None:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX), from Linux's cpuinfo; None where unknown."""
+    try:
+        flags = Path(cpuinfo).read_text()
+    except OSError:
+        return None
+    return re.search(r"\b(avx512_bf16|amx_bf16)\b", flags) is not None
 
 
 def _position_token_ids(config: SFTConfig, tokenizer) -> torch.Tensor:

@@ -22,7 +22,7 @@ def load_example(name: str):
     return module
 
 
-def test_collect_export_train_eval(tmp_path):
+def test_collect_export_train_eval(tmp_path, monkeypatch):
     demos, data, ckpt, ev = tmp_path / "demos", tmp_path / "data", tmp_path / "ckpt", tmp_path / "eval"
     r = runner.invoke(app, ["collect", "--suite", "miniwob", "--tasks", "click-test,enter-text", "--episodes", "2",
                             "--out", str(demos)])
@@ -85,10 +85,13 @@ def test_collect_export_train_eval(tmp_path):
     one_bin = runner.invoke(app, ["train", "sft", "--data", str(data / "viragent_sft_meta.json"), "--steps", "1",
                                   "--position-loss", "1", "--position-bins", "1", "--out", str(tmp_path / "pos")])
     assert one_bin.exit_code == 2 and "--position-bins must be between 2 and 1000" in one_bin.output
+    # On a CPU without bf16 instructions --cpu-bf16 is emulated and slower: it still trains, with a warning.
+    monkeypatch.setattr("viragent.model.train.sft.cpu_has_bf16_instructions", lambda: False)
     r = runner.invoke(app, ["train", "sft", "--init", str(ckpt / "final"), "--data", str(data / "viragent_sft_meta.json"),
                             "--steps", "2", "--batch-size", "2", "--position-loss", "1", "--position-bins", "32",
-                            "--out", str(tmp_path / "pos")])
+                            "--cpu-bf16", "--device", "cpu", "--out", str(tmp_path / "pos")])
     assert r.exit_code == 0, r.output
+    assert "no bf16 instructions" in r.output and "slower than fp32" in r.output
     sft = json.loads((tmp_path / "pos" / "final" / "viragent.json").read_text())["sft"]
     assert sft["position_texts"][:3] == ["16", "47", "78"] and len(sft["position_texts"]) == 32
     history = json.loads((tmp_path / "pos" / "history.json").read_text())

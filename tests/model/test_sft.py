@@ -8,7 +8,7 @@ from PIL import Image
 from viragent.model.loading import build_random, load_pretrained
 from viragent.model.processor import InternVLChatProcessor
 from viragent.model.train.sft import (
-    IGNORE, SFTConfig, collate, cosine_lr, encode_sample, micro_batch_loss_terms, square_average_denominator,
+    IGNORE, SFTConfig, collate, cosine_lr, cpu_has_bf16_instructions, encode_sample, micro_batch_loss_terms, square_average_denominator,
     square_average_weights, square_averaged_loss, square_averaged_loss_terms, train_sft,
 )
 
@@ -125,3 +125,12 @@ def test_cpu_bf16_autocast_computes_the_same_loss_in_bf16(samples, tiny_tokenize
     bf16 = micro_batch_loss_terms(model, batch, torch.device("cpu"), cpu_bf16=True)
     ratio = (bf16.numerator / bf16.denominator).item() / (fp32.numerator / fp32.denominator).item()
     assert ratio == pytest.approx(1.0, abs=0.02) and ratio != 1.0  # bf16 matmuls: close, not bit-identical
+
+
+def test_bf16_instructions_are_read_from_cpuinfo(tmp_path):
+    with_amx, without = tmp_path / "amx", tmp_path / "plain"
+    with_amx.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f amx_bf16 amx_tile\n")
+    without.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_vnni avx512_bf16x\n")
+    assert cpu_has_bf16_instructions(with_amx) is True
+    assert cpu_has_bf16_instructions(without) is False  # a longer flag that only starts with the name is not it
+    assert cpu_has_bf16_instructions(tmp_path / "missing") is None
