@@ -171,7 +171,8 @@ def screens(
     world: str = typer.Option("miniwob", help="miniwob: MiniWoB-looking screens to point at and read; babyai: "
                                               "questions about BabyAI scenes in the egocentric view"),
 ):
-    """Generated grounding/reading data for the `pretrained` stage (InternVL SFT format, like `export`)."""
+    """Generated grounding/reading data in InternVL's SFT format, like `export`: MiniWoB-looking screens (the
+    `pretrained` stage) or questions about BabyAI scenes."""
     _check_image_position(image)
     if world == "babyai":
         from viragent.agent.grid_questions import generate_grid_questions
@@ -260,6 +261,8 @@ def train_sft_cmd(
                                               "AVX512-BF16 or AMX, slower without (a warning says so)"),
 ):
     """Supervised fine-tuning (square-averaged loss on response tokens, AdamW + cosine)."""
+    import torch
+
     from viragent.agent.training import sft_from_data
     from viragent.model.train.sft import SFTConfig, cpu_has_bf16_instructions
     from viragent.tools import InternVLCodec
@@ -271,8 +274,6 @@ def train_sft_cmd(
     # The texts of the action grid's x cells, left to right: what the policy writes after `x=` (tools/codecs.py).
     position_texts = tuple(str(InternVLCodec(position_bins).snap((cell + 0.5) / position_bins))
                            for cell in range(position_bins)) if position_bins else ()
-    import torch
-
     on_cpu = device == "cpu" or device is None and not torch.cuda.is_available()
     if cpu_bf16 and on_cpu and cpu_has_bf16_instructions() is False:
         console.print("[yellow]warning:[/] this CPU has no bf16 instructions (avx512_bf16, amx_bf16 in /proc/cpuinfo), "

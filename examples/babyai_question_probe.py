@@ -29,17 +29,12 @@ KINDS = {"What is": "front: name the object in front", "Is the": "match: is the 
          "Where is": "where: find the named one"}
 
 
-def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--policy", default="internvl:viragent-tiny")
-    parser.add_argument("--questions", type=int, default=300)
-    parser.add_argument("--seed", type=int, default=600000, help="first level seed (the recipe's are 500000 on)")
-    args = parser.parse_args(argv)
 
-    policy = make_policy(args.policy)
+def score(policy, questions: int, seed: int) -> Counter:
+    """Per kind of question: how many were asked and answered exactly; match questions also split by yes / no."""
     counts: Counter = Counter()
     with tempfile.TemporaryDirectory() as folder:
-        meta = generate_grid_questions(folder, args.questions, seed=args.seed, questions_per_scene=1)
+        meta = generate_grid_questions(folder, questions, seed=seed, questions_per_scene=1)
         for line in open(meta["annotation"]):
             sample = json.loads(line)
             question = re.search(r"Task: (.*)\n", sample["conversations"][0]["value"]).group(1)
@@ -52,6 +47,16 @@ def main(argv: list[str] | None = None) -> dict:
             if expected in ('done(answer="yes")', 'done(answer="no")'):
                 counts[f"{kind} {expected[13:-2]}"] += 1
                 counts[f"{kind} {expected[13:-2]} right"] += answer == expected
+    return counts
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--policy", default="internvl:viragent-tiny")
+    parser.add_argument("--questions", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=600000, help="first level seed (the recipe's are 500000 on)")
+    args = parser.parse_args(argv)
+    counts = score(make_policy(args.policy), args.questions, args.seed)
 
     table = Table(title=f"{args.policy}: {args.questions} held-out questions (level seeds from {args.seed})")
     for column in ("question", "asked", "answered exactly"):

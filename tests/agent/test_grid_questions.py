@@ -1,9 +1,11 @@
 """Generated BabyAI questions: every answer is checked against the level's own (absolute) grid, not the
 egocentric one the generator reads, so a wrong turn in its coordinate change would fail here."""
 
+import importlib.util
 import json
 import random
 import re
+from pathlib import Path
 
 import pytest
 from minigrid.core.constants import DIR_TO_VEC
@@ -81,3 +83,22 @@ def test_generated_dataset_is_internvl_sft_in_the_egocentric_view(tmp_path):
     other.write_text(json.dumps({"full": {"annotation": "x", "length": 0, "env_options": {"babyai": {}}}}))
     with pytest.raises(ValueError, match="collect them with the same"):
         mixture_env_options([str(tmp_path / "babyai_questions_meta.json"), str(other)])
+
+
+def test_question_probe_scores_exact_answers_only():
+    """A policy that answers "no" to everything is right on exactly the match questions whose answer is no."""
+    from viragent.agent.policies import PolicyOutput
+
+    class AlwaysNo:
+        def act(self, observation, history):
+            return PolicyOutput.from_text('done(answer="no")')
+
+    path = Path(__file__).parents[2] / "examples" / "babyai_question_probe.py"
+    spec = importlib.util.spec_from_file_location("babyai_question_probe", path)
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    counts = probe.score(AlwaysNo(), 40, seed=600000)
+    front, match, where = probe.KINDS.values()
+    assert counts[front] + counts[match] + counts[where] == 40 and min(counts[match], counts[f"{match} no"]) > 0
+    assert counts[f"{match} right"] == counts[f"{match} no"] < counts[match]
+    assert counts[f"{front} right"] == counts[f"{where} right"] == 0
