@@ -261,9 +261,8 @@ def train_sft_cmd(
                                               "AVX512-BF16 or AMX, slower without (a warning says so)"),
 ):
     """Supervised fine-tuning (square-averaged loss on response tokens, AdamW + cosine)."""
-    import torch
-
     from viragent.agent.training import sft_from_data
+    from viragent.model.inference import pick_device_dtype
     from viragent.model.train.sft import SFTConfig, cpu_has_bf16_instructions
     from viragent.tools import InternVLCodec
 
@@ -274,8 +273,7 @@ def train_sft_cmd(
     # The texts of the action grid's x cells, left to right: what the policy writes after `x=` (tools/codecs.py).
     position_texts = tuple(str(InternVLCodec(position_bins).snap((cell + 0.5) / position_bins))
                            for cell in range(position_bins)) if position_bins else ()
-    on_cpu = device == "cpu" or device is None and not torch.cuda.is_available()
-    if cpu_bf16 and on_cpu and cpu_has_bf16_instructions() is False:
+    if cpu_bf16 and pick_device_dtype(device)[0].type == "cpu" and cpu_has_bf16_instructions() is False:
         console.print("[yellow]warning:[/] this CPU has no bf16 instructions (avx512_bf16, amx_bf16 in /proc/cpuinfo), "
                       "so --cpu-bf16 is emulated and slower than fp32 here (0.41x in `viragent bench train` on such "
                       "a machine); leave it out unless you train on a GPU")

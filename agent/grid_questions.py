@@ -105,37 +105,45 @@ def ask(env: BabyAIEnv, rng: random.Random) -> tuple[str, str]:
     return f"Where is the {name}?", "not in view"
 
 
-def generate_grid_questions(out: str | Path, n: int, seed: int = 500000, name: str = "babyai_questions",
-                            questions_per_scene: int = 2, image_position: str = "last") -> dict:
-    """Write N questions as OUT/scenes/*.png + OUT/NAME.jsonl + OUT/NAME_meta.json (InternVL SFT format).
-    Scene k is family k mod 5 at level seed `seed + k`, beside an object (60 %) or from the level's start and up
-    to six random moves; `questions_per_scene` questions share its picture."""
-    out = Path(out)
-    (out / "scenes").mkdir(parents=True, exist_ok=True)
+def grid_scenes(n: int, seed: int = 500000, questions_per_scene: int = 2):
+    """Yield (scene index, family, frame, [(question, answer), …]) until N questions are asked. Scene k is family
+    k mod 5 at level seed `seed + k`, beside an object (60 %) or from the level's start and up to six random moves;
+    `questions_per_scene` questions share its frame."""
     rng = random.Random(seed)
     families = sorted(FAMILIES)
     envs = {(family, start): BabyAIEnv(family, view="agent", start=start)
             for family in families for start in ("level", "object")}
-    jsonl, written, scene = out / f"{name}.jsonl", 0, 0
+    asked, scene = 0, 0
+    while asked < n:
+        family = families[scene % len(families)]
+        start = "object" if rng.random() < 0.6 else "level"
+        env = envs[family, start]
+        env.reset(seed=seed + scene)
+        for _ in range(rng.randint(0, 6) if start == "level" else 0):
+            env.level.step(rng.choice((0, 1, 2)))  # turn left, turn right, forward: nothing is picked up
+        frame = env.render()
+        questions = [ask(env, rng) for _ in range(min(questions_per_scene, n - asked))]
+        yield scene, family, frame, questions
+        asked, scene = asked + len(questions), scene + 1
+
+
+def generate_grid_questions(out: str | Path, n: int, seed: int = 500000, name: str = "babyai_questions",
+                            questions_per_scene: int = 2, image_position: str = "last") -> dict:
+    """Write N questions (grid_scenes) as OUT/scenes/*.png + OUT/NAME.jsonl + OUT/NAME_meta.json (InternVL SFT)."""
+    out = Path(out)
+    (out / "scenes").mkdir(parents=True, exist_ok=True)
+    jsonl, written = out / f"{name}.jsonl", 0
     with jsonl.open("w", encoding="utf-8") as f:
-        while written < n:
-            family = families[scene % len(families)]
-            start = "object" if rng.random() < 0.6 else "level"
-            env = envs[family, start]
-            env.reset(seed=seed + scene)
-            for _ in range(rng.randint(0, 6) if start == "level" else 0):
-                env.level.step(rng.choice((0, 1, 2)))  # turn left, turn right, forward: nothing is picked up
+        for scene, family, frame, questions in grid_scenes(n, seed, questions_per_scene):
             path = out / "scenes" / f"{scene:06d}.png"
-            Image.fromarray(env.render()).save(path, optimize=False, compress_level=1)
-            for _ in range(min(questions_per_scene, n - written)):
-                question, answer = ask(env, rng)
+            Image.fromarray(frame).save(path, optimize=False, compress_level=1)
+            for question, answer in questions:
                 prompt = user_prompt(question, [], image=image_position)
                 f.write(json.dumps({"id": f"babyai_questions/{written}", "image": str(path.resolve()),
                                     "conversations": [{"from": "human", "value": prompt},
                                                       {"from": "gpt", "value": _CODEC.encode(Done(answer=answer))}],
                                     "env_id": f"generated/babyai/{family}"}) + "\n")
                 written += 1
-            scene += 1
     meta = {name: {"root": "/", "annotation": str(jsonl.resolve()), "data_augment": False, "repeat_time": 1,
                    "length": n, "env_options": {"babyai": {"view": "agent"}}}}  # how the scenes were drawn
     (out / f"{name}_meta.json").write_text(json.dumps(meta, indent=2))

@@ -11,42 +11,35 @@ these answers to the right `pickup()` is what examples/babyai_front_probe.py mea
 from __future__ import annotations
 
 import argparse
-import json
-import re
-import tempfile
 from collections import Counter
 
-import numpy as np
-from PIL import Image
 from rich.console import Console
 from rich.table import Table
 
-from viragent.agent.grid_questions import generate_grid_questions
+from viragent.agent.grid_questions import grid_scenes
 from viragent.agent.policies import make_policy
 from viragent.environments import Observation
+from viragent.tools import Done, InternVLCodec
+
+CODEC = InternVLCodec()  # how the training data writes each answer (agent/grid_questions.py)
 
 KINDS = {"What is": "front: name the object in front", "Is the": "match: is the named one in front",
          "Where is": "where: find the named one"}
 
 
-
 def score(policy, questions: int, seed: int) -> Counter:
     """Per kind of question: how many were asked and answered exactly; match questions also split by yes / no."""
     counts: Counter = Counter()
-    with tempfile.TemporaryDirectory() as folder:
-        meta = generate_grid_questions(folder, questions, seed=seed, questions_per_scene=1)
-        for line in open(meta["annotation"]):
-            sample = json.loads(line)
-            question = re.search(r"Task: (.*)\n", sample["conversations"][0]["value"]).group(1)
-            expected = sample["conversations"][1]["value"]
-            screenshot = np.asarray(Image.open(sample["image"]).convert("RGB"))
-            answer = policy.act(Observation(screenshot=screenshot, instruction=question), []).raw_text.strip()
+    for _, _, frame, asked in grid_scenes(questions, seed=seed, questions_per_scene=1):
+        for question, truth in asked:
+            answer = policy.act(Observation(screenshot=frame, instruction=question), []).raw_text.strip()
+            right = answer == CODEC.encode(Done(answer=truth))
             kind = KINDS[" ".join(question.split()[:2])]
             counts[kind] += 1
-            counts[f"{kind} right"] += answer == expected
-            if expected in ('done(answer="yes")', 'done(answer="no")'):
-                counts[f"{kind} {expected[13:-2]}"] += 1
-                counts[f"{kind} {expected[13:-2]} right"] += answer == expected
+            counts[f"{kind} right"] += right
+            if truth in ("yes", "no"):
+                counts[f"{kind} {truth}"] += 1
+                counts[f"{kind} {truth} right"] += right
     return counts
 
 

@@ -1,11 +1,9 @@
 """Generated BabyAI questions: every answer is checked against the level's own (absolute) grid, not the
 egocentric one the generator reads, so a wrong turn in its coordinate change would fail here."""
 
-import importlib.util
 import json
 import random
 import re
-from pathlib import Path
 
 import pytest
 from minigrid.core.constants import DIR_TO_VEC
@@ -13,6 +11,7 @@ from minigrid.core.constants import DIR_TO_VEC
 from viragent.agent.datasets import load_sft, mixture_env_options
 from viragent.agent.grid_questions import ask, describe, generate_grid_questions
 from viragent.environments.embodied.babyai import BabyAIEnv
+from test_learning_loop import load_example  # pytest puts each test folder on sys.path (no __init__.py here)
 
 
 def absolute_cell(env: BabyAIEnv, ahead: int, right: int):
@@ -93,10 +92,7 @@ def test_question_probe_scores_exact_answers_only():
         def act(self, observation, history):
             return PolicyOutput.from_text('done(answer="no")')
 
-    path = Path(__file__).parents[2] / "examples" / "babyai_question_probe.py"
-    spec = importlib.util.spec_from_file_location("babyai_question_probe", path)
-    probe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(probe)
+    probe = load_example("babyai_question_probe")
     counts = probe.score(AlwaysNo(), 40, seed=600000)
     front, match, where = probe.KINDS.values()
     assert counts[front] + counts[match] + counts[where] == 40 and min(counts[match], counts[f"{match} no"]) > 0
