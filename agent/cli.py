@@ -140,6 +140,8 @@ def export(
                                        "with fresh strings"),
     retype_all_steps: bool = typer.Option(False, help="with --retype: copy the episode's click steps as well"),
     image: str = typer.Option("first", help=IMAGE_HELP),
+    think_front: bool = typer.Option(False, help="answer 'In front: red ball. pickup()': name what the agent faces "
+                                                 "before the action (runs whose env reports it: BabyAI)"),
 ):
     """Runs -> InternVL SFT jsonl + meta json (readable by the official InternVL training scripts)."""
     from viragent.agent.datasets import ExportFilter, export_sft
@@ -148,7 +150,8 @@ def export(
     try:
         meta = export_sft(runs, out, name, ExportFilter(successful_only=not all_episodes, dedupe=not no_dedupe,
                                                          max_per_task=max_per_task, bins=bins, retype=retype,
-                                                         retype_all_steps=retype_all_steps, image=image))
+                                                         retype_all_steps=retype_all_steps, image=image,
+                                                         think_front=think_front))
     except (ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
     table = Table(title=f"{name}: {meta['length']} samples -> {meta['annotation']}")

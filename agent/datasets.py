@@ -32,6 +32,7 @@ class ExportFilter:
     retype: int = 0  # extra copies of each typing step whose string the instruction quotes, fresh strings (below)
     retype_all_steps: bool = False  # a retyped copy keeps its click steps too, not only its typing steps
     seed: int = 0  # for `retype`'s strings
+    think_front: bool = False  # answer "In front: red ball. pickup()" where the step recorded what the agent faces
 
 
 def _screen_digest(path: Path) -> str:
@@ -83,6 +84,9 @@ def run_to_samples(run_dir: str | Path, filters: ExportFilter) -> list[dict]:
     samples, seen = [], set()
     per_task: Counter = Counter()
     codec, rng = InternVLCodec(filters.bins), random.Random(filters.seed)
+    if filters.think_front and not any(s.get("front") for s in run.steps.to_pylist()):
+        raise ValueError(f"{run_dir} records nothing about what the agent faces, so --think-front has nothing to "
+                         f"write; collect it again with this version of `viragent collect` (BabyAI reports it)")
     for episode_id, steps in episodes.items():
         if filters.successful_only and not ok.get(episode_id, False):
             continue
@@ -120,6 +124,11 @@ def run_to_samples(run_dir: str | Path, filters: ExportFilter) -> list[dict]:
                         continue
                     seen.add(key)
                 per_task[step["env_id"]] += 1
+                if filters.think_front and step.get("front"):
+                    # The policy names what it faces, then acts: the action's tokens can then match the mission's
+                    # words against that text instead of against the picture (README "Say what is in front").
+                    # The history keeps the bare actions, as the agent loop shows them.
+                    answer = f"In front: {step['front']}. {answer}"
                 sample = {
                     "id": f"{run.manifest['run_id']}/{episode_id}/{step['step']}{suffix}",
                     "image": str(image.resolve()),

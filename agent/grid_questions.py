@@ -24,26 +24,13 @@ from pathlib import Path
 
 from PIL import Image
 
-from viragent.environments.embodied.babyai import FAMILIES, BabyAIEnv
+from viragent.environments.embodied.babyai import CARRIABLE, FAMILIES, BabyAIEnv, describe
 from viragent.tools import Done, InternVLCodec
 
 from .prompts import user_prompt
 
 COLOURS = ("red", "green", "blue", "purple", "yellow", "grey")  # minigrid's COLOR_NAMES
-CARRIABLE = ("ball", "box", "key")
 _CODEC = InternVLCodec()
-
-
-def describe(cell) -> str:
-    """A grid cell in a mission's words: "red ball", "locked blue door", "wall", or "nothing"."""
-    if cell is None:
-        return "nothing"
-    if cell.type == "door":
-        state = "locked" if cell.is_locked else "open" if cell.is_open else "closed"
-        return f"{state} {cell.color} door"
-    if cell.type in CARRIABLE:
-        return f"{cell.color} {cell.type}"
-    return cell.type  # wall, goal, lava
 
 
 def name_of(cell) -> str:

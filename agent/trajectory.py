@@ -50,6 +50,9 @@ class Step(BaseModel):
     # The words on the screen the policy saw, where the env reports them (BrowserEnv(text_regions=True)): JSON
     # [{"text", "box": [x0, y0, x1, y1]}], 0-1000 of the screenshot. Export passes them on as training regions.
     regions: str | None = None
+    # What an embodied agent faces, where the env reports it (BabyAI's info["front"]: "red ball", "wall"). Export
+    # can write it before the answer (--think-front), so that a policy names what it sees before it acts.
+    front: str | None = None
     # A random move the collector made in the expert's place (NoisyExpertPolicy): shown in later steps' history,
     # never exported as a training answer.
     perturbed: bool = False

@@ -53,6 +53,19 @@ STARTS = ("level", "object")
 # The word that labels the agent's cell in a frame: which way it faces on the picture (minigrid's agent_dir
 # 0-3 is east, south, west, north). In the egocentric view it always faces up.
 FACING_WORDS = ("right", "down", "left", "up")
+CARRIABLE = ("ball", "box", "key")
+
+
+def describe(cell) -> str:
+    """A grid cell in a mission's words: "red ball", "locked blue door", "wall", or "nothing"."""
+    if cell is None:
+        return "nothing"
+    if cell.type == "door":
+        state = "locked" if cell.is_locked else "open" if cell.is_open else "closed"
+        return f"{state} {cell.color} door"
+    if cell.type in CARRIABLE:
+        return f"{cell.color} {cell.type}"
+    return cell.type  # wall, goal, lava
 
 
 class BabyAIEnv(gym.Env):
@@ -67,6 +80,9 @@ class BabyAIEnv(gym.Env):
     `text_regions=True` adds `info["regions"]`: each object the frame shows, named by one word (its type, or
     for the agent the way it faces), with its box, 0-1000 of the frame. They are the grid-world counterpart
     of a browser's visible words: dense labels for the region-token loss (model/train/region_tokens.py).
+
+    `info["front"]` names the cell the agent faces in a mission's words ("red ball", "closed blue door", "wall",
+    "nothing"). The run log keeps it, and `viragent export --think-front` writes it before the expert's action.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
@@ -167,7 +183,8 @@ class BabyAIEnv(gym.Env):
 
     def _info(self, success: bool) -> dict:
         info = {"task": f"babyai/{self.family}", "step": self._steps, "success": success,
-                "agent_pos": [int(v) for v in self.level.agent_pos], "agent_dir": int(self.level.agent_dir)}
+                "agent_pos": [int(v) for v in self.level.agent_pos], "agent_dir": int(self.level.agent_dir),
+                "front": describe(self.level.grid.get(*self.level.front_pos))}
         if self.text_regions:
             info["regions"] = self.object_regions()
         return info

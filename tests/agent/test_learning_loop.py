@@ -3,8 +3,10 @@
 import importlib.util
 import json
 import os
+import shutil
 from pathlib import Path
 
+import pyarrow.parquet as pq
 from typer.testing import CliRunner
 
 from viragent.agent.cli import app
@@ -303,6 +305,24 @@ def test_egocentric_view_and_image_last_from_collect_to_eval(tmp_path):
     assert all(s["conversations"][0]["value"].startswith("Task: go to") for s in last)
     bad = runner.invoke(app, ["export", str(demos), "--out", str(data), "--image", "middle"])
     assert bad.exit_code == 2 and "--image must be one of first, last" in bad.output
+    # --think-front: each answer first names what the agent faced (as logged), then the same action; the prompt,
+    # and the history in it, stay as they were
+    r = runner.invoke(app, ["export", str(demos), "--out", str(data), "--name", "think", "--image", "last",
+                            "--think-front"])
+    assert r.exit_code == 0, r.output
+    think, fronts = load_sft(data / "think_meta.json"), {f"{run.manifest['run_id']}/{s['episode_id']}/{s['step']}":
+                                                         s["front"] for s in run.steps.to_pylist()}
+    assert [s["id"] for s in think] == [s["id"] for s in last] and {"nothing", "wall"} & set(fronts.values())
+    for plain, thought in zip(last, think):
+        assert thought["conversations"][0] == plain["conversations"][0]
+        assert thought["conversations"][1]["value"] == f"In front: {fronts[thought['id']]}. " + \
+            plain["conversations"][1]["value"]
+    old = tmp_path / "old"  # a run logged before `front` was: its steps have no such column
+    shutil.copytree(demos, old)
+    for part in (old / "parts").glob("*.steps.parquet"):
+        pq.write_table(pq.read_table(part).drop_columns(["front"]), part)
+    r = runner.invoke(app, ["export", str(old), "--out", str(data), "--think-front"])
+    assert r.exit_code == 2 and "records nothing about what the agent faces" in r.output
 
     r = runner.invoke(app, ["train", "sft", "--data", str(data / "last_meta.json"), "--steps", "2", "--batch-size", "4",
                             "--warmup", "1", "--out", str(ckpt)])

@@ -133,3 +133,21 @@ def test_start_next_to_an_object_keeps_the_level_and_the_expert_solves_it(family
     assert other_in_front >= 10 and wins >= 19, (named_in_front, other_in_front, wins)
     with pytest.raises(ValueError, match="start must be one of level, object"):
         make_env("babyai/goto", start="elsewhere")
+
+
+def test_info_names_what_the_agent_faces():
+    """info["front"] names the cell in front in a mission's words: the cell above the agent in its own 7x7 view."""
+    from viragent.environments.embodied.babyai import describe
+
+    env = make_env("babyai/pickup", view="agent", start="object")
+    seen = set()
+    for seed in range(6):
+        _, info = env.reset(seed=seed)
+        level = env.unwrapped.level
+        front = level.gen_obs_grid()[0].get(3, 5)  # the egocentric grid: the agent at (3, 6), facing up
+        assert info["front"] == f"{front.color} {front.type}" or info["front"].endswith(f"{front.color} door")
+        for action in (TurnLeft(), TurnLeft(), Forward()):  # away from the object: floor cells and walls
+            _, _, _, _, info = env.step(action)
+            assert info["front"] == describe(level.gen_obs_grid()[0].get(3, 5))
+            seen.add(info["front"])
+    assert {"nothing", "wall"} <= seen
