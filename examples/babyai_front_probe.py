@@ -40,9 +40,9 @@ def main(argv: list[str] | None = None) -> dict:
         for seed in range(args.seed, args.seed + args.levels):
             obs, info = env.reset(seed=seed)
             case = "named" if env.unwrapped.expert_action().type == "pickup" else "other"
-            answer = policy.act(Observation.from_gym(obs, info), []).raw_text
+            action = policy.act(Observation.from_gym(obs, info), []).action  # parsed: a thought may come first
             count[case] += 1
-            count[f"{case} pickup"] += answer.startswith("pickup")
+            count[f"{case} pickup"] += action is not None and action.type == "pickup"
         env.close()
 
     table = Table(title=f"{args.policy}: pickup() answered in front of an object, {args.levels} levels per family")

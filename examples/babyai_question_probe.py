@@ -19,21 +19,20 @@ from rich.table import Table
 from viragent.agent.grid_questions import grid_scenes
 from viragent.agent.policies import make_policy
 from viragent.environments import Observation
-from viragent.tools import Done, InternVLCodec
-
-CODEC = InternVLCodec()  # how the training data writes each answer (agent/grid_questions.py)
+from viragent.tools import Done
 
 KINDS = {"What is": "front: name the object in front", "Is the": "match: is the named one in front",
          "Where is": "where: find the named one"}
 
 
 def score(policy, questions: int, seed: int) -> Counter:
-    """Per kind of question: how many were asked and answered exactly; match questions also split by yes / no."""
+    """Per kind of question: how many were asked and answered right (the parsed `done(answer=…)`); match questions also split by yes / no."""
     counts: Counter = Counter()
     for _, _, frame, asked in grid_scenes(questions, seed=seed, questions_per_scene=1):
         for question, truth in asked:
-            answer = policy.act(Observation(screenshot=frame, instruction=question), []).raw_text.strip()
-            right = answer == CODEC.encode(Done(answer=truth))
+            # Parsed as the agent loop parses it, so an answer may follow a thought ("In front: red ball. done(…)").
+            action = policy.act(Observation(screenshot=frame, instruction=question), []).action
+            right = isinstance(action, Done) and action.answer == truth
             kind = KINDS[" ".join(question.split()[:2])]
             counts[kind] += 1
             counts[f"{kind} right"] += right
@@ -52,7 +51,7 @@ def main(argv: list[str] | None = None) -> dict:
     counts = score(make_policy(args.policy), args.questions, args.seed)
 
     table = Table(title=f"{args.policy}: {args.questions} held-out questions (level seeds from {args.seed})")
-    for column in ("question", "asked", "answered exactly"):
+    for column in ("question", "asked", "answered right"):
         table.add_column(column, justify="left" if column == "question" else "right")
     rows = [*KINDS.values(), f"{KINDS['Is the']} yes", f"{KINDS['Is the']} no"]
     for kind in rows:

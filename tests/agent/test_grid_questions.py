@@ -4,6 +4,7 @@ egocentric one the generator reads, so a wrong turn in its coordinate change wou
 import json
 import random
 import re
+from collections import Counter
 
 import pytest
 from minigrid.core.constants import DIR_TO_VEC
@@ -84,13 +85,15 @@ def test_generated_dataset_is_internvl_sft_in_the_egocentric_view(tmp_path):
         mixture_env_options([str(tmp_path / "babyai_questions_meta.json"), str(other)])
 
 
-def test_question_probe_scores_exact_answers_only():
-    """A policy that answers "no" to everything is right on exactly the match questions whose answer is no."""
+@pytest.mark.parametrize("text", ['done(answer="no")', 'In front: red ball. done(answer="no")'])
+def test_question_probe_scores_the_parsed_answer(text):
+    """A policy that answers "no" to everything, with or without a thought first, is right on exactly the match
+    questions whose answer is no."""
     from viragent.agent.policies import PolicyOutput
 
     class AlwaysNo:
         def act(self, observation, history):
-            return PolicyOutput.from_text('done(answer="no")')
+            return PolicyOutput.from_text(text)
 
     probe = load_example("babyai_question_probe")
     counts = probe.score(AlwaysNo(), 40, seed=600000)
@@ -98,3 +101,21 @@ def test_question_probe_scores_exact_answers_only():
     assert counts[front] + counts[match] + counts[where] == 40 and min(counts[match], counts[f"{match} no"]) > 0
     assert counts[f"{match} right"] == counts[f"{match} no"] < counts[match]
     assert counts[f"{front} right"] == counts[f"{where} right"] == 0
+
+
+def test_match_study_data_is_balanced_and_consistent(tmp_path):
+    """examples/babyai_match_study.py data: every scene has an object in front; "yes" exactly when the question
+    names it; the `asked` answers copy the question's words."""
+    study = load_example("babyai_match_study")
+    study.write_data(tmp_path, 40, "asked")
+    samples = [json.loads(line) for line in open(tmp_path / "match.jsonl")]
+    answers = Counter()
+    for sample in samples:
+        question = sample["conversations"][0]["value"]
+        said = re.fullmatch(r'In front: (.+)\. Asked: (.+)\. done\(answer="(yes|no)"\)',
+                            sample["conversations"][1]["value"])
+        front, asked, answer = said.groups()
+        assert f"Is the {asked} in front of you?" in question and front not in ("wall", "nothing")
+        assert answer == ("yes" if set(asked.split()) <= set(front.split()) else "no")
+        answers[answer] += 1
+    assert len(samples) == 40 and min(answers.values()) >= 10
