@@ -92,10 +92,11 @@ def ask(env: BabyAIEnv, rng: random.Random) -> tuple[str, str]:
     return f"Where is the {name}?", "not in view"
 
 
-def grid_scenes(n: int, seed: int = 500000, questions_per_scene: int = 2):
+def grid_scenes(n: int, seed: int = 500000, questions_per_scene: int = 2, asker=None):
     """Yield (scene index, family, frame, [(question, answer), …]) until N questions are asked. Scene k is family
     k mod 5 at level seed `seed + k`, beside an object (60 %) or from the level's start and up to six random moves;
-    `questions_per_scene` questions share its frame."""
+    `questions_per_scene` questions share its frame. `asker(env, rng)` replaces `ask` (the scenes stay the same)."""
+    asker = asker or ask
     rng = random.Random(seed)
     families = sorted(FAMILIES)
     envs = {(family, start): BabyAIEnv(family, view="agent", start=start)
@@ -109,7 +110,7 @@ def grid_scenes(n: int, seed: int = 500000, questions_per_scene: int = 2):
         for _ in range(rng.randint(0, 6) if start == "level" else 0):
             env.level.step(rng.choice((0, 1, 2)))  # turn left, turn right, forward: nothing is picked up
         frame = env.render()
-        questions = [ask(env, rng) for _ in range(min(questions_per_scene, n - asked))]
+        questions = [asker(env, rng) for _ in range(min(questions_per_scene, n - asked))]
         yield scene, family, frame, questions
         asked, scene = asked + len(questions), scene + 1
 

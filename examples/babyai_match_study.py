@@ -36,9 +36,7 @@ console = Console(width=120)
 
 def match_question(env, rng: random.Random):
     """(question, "yes"/"no", what is in front) when an object stands in front of the agent, else None."""
-    grid, _ = env.level.gen_obs_grid()
-    size = env.level.agent_view_size
-    front = grid.get(size // 2, size - 2)
+    front = env.level.grid.get(*env.level.front_pos)
     if front is None or not (front.type in CARRIABLE or front.type == "door"):
         return None
     if rng.random() < 0.5:
@@ -49,23 +47,13 @@ def match_question(env, rng: random.Random):
 def match_scenes(n: int, seed: int):
     """Yield (frame, question, answer, front) for N scenes with an object in front (grid_questions' scenes)."""
     found = 0
-    for _, _, frame, asked in _scenes_asking(match_question, 4 * n, seed):
-        for question in asked:
-            if question is not None and found < n:
-                found += 1
-                yield frame, *question
+    for _, _, frame, asked in grid_questions.grid_scenes(4 * n, seed=seed, questions_per_scene=1,
+                                                         asker=match_question):
+        if asked[0] is not None:
+            found += 1
+            yield frame, *asked[0]
         if found >= n:
             return
-
-
-def _scenes_asking(ask, n: int, seed: int):
-    """grid_questions.grid_scenes with another question function (it draws the same scenes)."""
-    original = grid_questions.ask
-    grid_questions.ask = ask
-    try:
-        yield from grid_questions.grid_scenes(n, seed=seed, questions_per_scene=1)
-    finally:
-        grid_questions.ask = original
 
 
 def answer_text(question: str, answer: str, front: str, style: str) -> str:
