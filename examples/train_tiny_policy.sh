@@ -67,6 +67,12 @@ NEAR_OBJECT_EPISODES=${NEAR_OBJECT_EPISODES:-0}
 # at chance; not shipped (README "Questions about BabyAI scenes").
 GRID_QUESTIONS=${GRID_QUESTIONS:-0}
 GRID_QUESTIONS_WEIGHT=${GRID_QUESTIONS_WEIGHT:-0.3}
+# THINK_FRONT=1: every BabyAI answer first names what the agent faces, "In front: red ball. pickup()" (export
+# --think-front), so the pickup decision can compare the mission's words with the policy's own words rather than
+# with the picture. Not yet run as a recipe: on scene questions the tiny model learned that comparison only after
+# some 3,500 steps of questions alone (README "Say what is in front before acting"). Needs BabyAI demonstrations
+# collected by this version (they log what the agent faces); an older demos-babyai is refused with that fix.
+[ "${THINK_FRONT:-0}" = 1 ] && THINK_FLAG=--think-front || THINK_FLAG=
 [ "$BABYAI_VIEW" = full ] && BABYAI_VIEW_FLAG= || BABYAI_VIEW_FLAG="--env-option view=$BABYAI_VIEW"
 IMAGE=${IMAGE:-last}
 # CPU_BF16=1: bf16 autocast on the CPU (fp32 weights). It pays only on a CPU with bf16 instructions (avx512_bf16
@@ -91,13 +97,13 @@ fi
 [ -d "$WORK/demos-desktop" ] || $V collect --suite desktop --episodes 40 --out "$WORK/demos-desktop"
 $V export "$WORK/demos-miniwob" --bins $BINS --retype "$RETYPE" $RETYPE_ALL_FLAG $CAP_FLAG --image "$IMAGE" \
   --out "$WORK/data" --name miniwob
-for suite in babyai desktop; do
-  $V export "$WORK/demos-$suite" --bins $BINS --retype "$RETYPE" $RETYPE_ALL_FLAG --image "$IMAGE" --out "$WORK/data" \
-    --name "$suite"
-done
+$V export "$WORK/demos-babyai" --bins $BINS --retype "$RETYPE" $RETYPE_ALL_FLAG --image "$IMAGE" $THINK_FLAG \
+  --out "$WORK/data" --name babyai
+$V export "$WORK/demos-desktop" --bins $BINS --retype "$RETYPE" $RETYPE_ALL_FLAG --image "$IMAGE" --out "$WORK/data" \
+  --name desktop
 NEAR_DATA=
 if [ "$NEAR_OBJECT_EPISODES" -gt 0 ]; then
-  $V export "$WORK/demos-babyai-near" --bins $BINS --retype "$RETYPE" $RETYPE_ALL_FLAG --image "$IMAGE" \
+  $V export "$WORK/demos-babyai-near" --bins $BINS --retype "$RETYPE" $RETYPE_ALL_FLAG --image "$IMAGE" $THINK_FLAG \
     --out "$WORK/data" --name babyai_near
   NEAR_DATA="--data $WORK/data/babyai_near_meta.json"
 fi
