@@ -84,7 +84,7 @@ def run_to_samples(run_dir: str | Path, filters: ExportFilter) -> list[dict]:
     samples, seen = [], set()
     per_task: Counter = Counter()
     codec, rng = InternVLCodec(filters.bins), random.Random(filters.seed)
-    if filters.think_front and not any(s.get("front") for s in run.steps.to_pylist()):
+    if filters.think_front and run.steps.column("front").null_count == run.steps.num_rows:
         raise ValueError(f"{run_dir} records nothing about what the agent faces, so --think-front has nothing to "
                          f"write; collect it again with this version of `viragent collect` (BabyAI reports it)")
     for episode_id, steps in episodes.items():

@@ -45,6 +45,18 @@ def near_miss(cell, rng: random.Random) -> str:
     return f"{rng.choice([c for c in COLOURS if c != cell.color])} {cell.type}"
 
 
+def is_object(cell) -> bool:
+    """A ball, box, key or door: what a mission can name."""
+    return cell is not None and (cell.type in CARRIABLE or cell.type == "door")
+
+
+def is_it_in_front(front, rng: random.Random) -> tuple[str, str]:
+    """A match question about the object in front: half the time its own name ("yes"), else a near miss ("no")."""
+    if rng.random() < 0.5:
+        return f"Is the {name_of(front)} in front of you?", "yes"
+    return f"Is the {near_miss(front, rng)} in front of you?", "no"
+
+
 def visible_objects(env: BabyAIEnv) -> dict[str, list[tuple[int, int]]]:
     """Each named object the egocentric frame shows -> its cells as (ahead, right) of the agent."""
     grid, shown = env.level.gen_obs_grid()
@@ -53,7 +65,7 @@ def visible_objects(env: BabyAIEnv) -> dict[str, list[tuple[int, int]]]:
     for j in range(grid.height):
         for i in range(grid.width):
             cell = grid.get(i, j)
-            if shown[i, j] and cell is not None and (cell.type in CARRIABLE or cell.type == "door"):
+            if shown[i, j] and is_object(cell):
                 seen.setdefault(name_of(cell), []).append((agent_j - j, i - agent_i))
     return seen
 
@@ -70,14 +82,12 @@ def ask(env: BabyAIEnv, rng: random.Random) -> tuple[str, str]:
     grid, _ = env.level.gen_obs_grid()
     size = env.level.agent_view_size
     front = grid.get(size // 2, size - 2)
-    objects = [c for c in env.level.grid.grid if c is not None and (c.type in CARRIABLE or c.type == "door")]
+    objects = [c for c in env.level.grid.grid if is_object(c)]
     roll = rng.random()
     if roll < 0.3 or not objects:
         return "What is in front of you?", describe(front)
-    if roll < 0.65 and front is not None and (front.type in CARRIABLE or front.type == "door"):
-        if rng.random() < 0.5:
-            return f"Is the {name_of(front)} in front of you?", "yes"
-        return f"Is the {near_miss(front, rng)} in front of you?", "no"
+    if roll < 0.65 and is_object(front):
+        return is_it_in_front(front, rng)
     if roll < 0.65 and rng.random() < 0.3:  # some "no" with nothing worth picking up in front
         return f"Is the {name_of(rng.choice(objects))} in front of you?", "no"
     seen = visible_objects(env)

@@ -37,11 +37,9 @@ console = Console(width=120)
 def match_question(env, rng: random.Random):
     """(question, "yes"/"no", what is in front) when an object stands in front of the agent, else None."""
     front = env.level.grid.get(*env.level.front_pos)
-    if front is None or not (front.type in CARRIABLE or front.type == "door"):
+    if not grid_questions.is_object(front):
         return None
-    if rng.random() < 0.5:
-        return f"Is the {grid_questions.name_of(front)} in front of you?", "yes", describe(front)
-    return f"Is the {grid_questions.near_miss(front, rng)} in front of you?", "no", describe(front)
+    return (*grid_questions.is_it_in_front(front, rng), describe(front))
 
 
 def match_scenes(n: int, seed: int):
@@ -56,8 +54,13 @@ def match_scenes(n: int, seed: int):
             return
 
 
+def asked_name(question: str) -> str:
+    """"Is the purple box in front of you?" -> "purple box"."""
+    return re.fullmatch(r"Is the (.*) in front of you\?", question).group(1)
+
+
 def answer_text(question: str, answer: str, front: str, style: str) -> str:
-    asked = re.fullmatch(r"Is the (.*) in front of you\?", question).group(1)
+    asked = asked_name(question)
     thought = {"plain": "", "thought": f"In front: {front}. ", "asked": f"In front: {front}. Asked: {asked}. "}[style]
     return f'{thought}done(answer="{answer}")'
 
@@ -94,7 +97,7 @@ def score(policy_spec: str, questions: int) -> Counter:
         seen = re.match(r"In front: (.*?)\. ", out.raw_text)
         if seen:
             counts["named what is in front"] += seen.group(1) == front
-            named = set(question[len("Is the "):-len(" in front of you?")].split())
+            named = set(asked_name(question).split())
             counts["yes/no agrees with its own words"] += said == ("yes" if named <= set(seen.group(1).split()) else "no")
     return counts
 
@@ -117,7 +120,7 @@ def text_only(hidden: int, steps: int, lr: float, seed: int = 0) -> list[tuple[i
     rng, colours, types = random.Random(seed), grid_questions.COLOURS, CARRIABLE
 
     def batch(n: int):
-        ids, targets = [], []
+        ids = []
         for _ in range(n):
             colour, kind = rng.choice(colours), rng.choice(types)
             asked, answer = (colour, kind), "yes"
