@@ -218,8 +218,9 @@ def load_sft(meta_path: str | Path, repeat_time: float | None = None, seed: int 
         with open(entry["annotation"], encoding="utf-8") as f:
             for line in f:
                 sample = json.loads(line)
-                images = sample["image"] if isinstance(sample["image"], list) else [sample["image"]]
-                sample["image"] = [str(root / p) for p in images]
+                if "image" in sample:  # without one the sample is pure text (InternVL's SFT data allows it)
+                    images = sample["image"] if isinstance(sample["image"], list) else [sample["image"]]
+                    sample["image"] = [str(root / p) for p in images]
                 rows.append(sample)
         repeat = float(entry.get("repeat_time", 1) if repeat_time is None else repeat_time)
         samples.extend(rows * int(repeat))

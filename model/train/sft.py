@@ -66,7 +66,9 @@ def encode_sample(sample: dict, processor: InternVLChatProcessor, image_cache: d
     centre (model.train.position_tokens) and, when the sample has `regions`, the region-token label of each of its
     visual tokens (model.train.region_tokens)."""
     tok = processor.tokenizer
-    images = sample["image"] if isinstance(sample["image"], list) else [sample["image"]]
+    # A sample without "image" is pure text, as InternVL's own SFT data allows: its prompt has no <image>.
+    images = sample.get("image") or []
+    images = images if isinstance(images, list) else [images]
     tiles, grids = [], []
     for image in images:  # a path (cached: screens repeat across steps) or an in-memory PIL image
         if isinstance(image, Image.Image):
@@ -86,8 +88,9 @@ def encode_sample(sample: dict, processor: InternVLChatProcessor, image_cache: d
     prompt = processor.prompt(human, [t.shape[0] for t in tiles])
     prompt_ids = tok(prompt, add_special_tokens=False)["input_ids"]
     response_ids = tok(gpt + IM_END, add_special_tokens=False)["input_ids"]
+    size = processor.tile
     encoded = {"input_ids": prompt_ids + response_ids, "labels": [IGNORE] * len(prompt_ids) + response_ids,
-               "pixel_values": torch.cat(tiles), "n_visual": sum(t.shape[0] for t in tiles) * processor.tokens_per_tile,
+               "pixel_values": torch.cat(tiles) if tiles else torch.zeros(0, 3, size, size), "n_visual": sum(t.shape[0] for t in tiles) * processor.tokens_per_tile,
                "centres_x": _centres_x(grids, processor)}
     if regions := sample.get("regions"):
         # Labelling costs a tokenizer call per word, twice a batch's model time with region-heavy data, so the
@@ -131,7 +134,7 @@ def _cached_token_boxes(grid: tuple[int, int], thumbnail: bool, side: int) -> tu
 
 
 def _centres_x(grids: list[tuple[int, int]], processor: InternVLChatProcessor) -> torch.Tensor:
-    return torch.cat([token_centres_x(_token_boxes(grid, processor)) for grid in grids])
+    return torch.cat([token_centres_x(_token_boxes(grid, processor)) for grid in grids] or [torch.zeros(0)])
 
 
 def _visual_labels(encoded: list[dict]) -> torch.Tensor | None:
@@ -277,7 +280,9 @@ def micro_batch_loss_terms(model, batch: dict, device, cpu_bf16: bool = False,
     given the ids of the texts naming positions across the width, the position-token terms (else 0)."""
     dtype = next(model.parameters()).dtype
     input_ids = batch["input_ids"].to(device)
-    inputs = {"input_ids": input_ids, "pixel_values": batch["pixel_values"].to(device, dtype)}
+    inputs = {"input_ids": input_ids}
+    if len(batch["pixel_values"]):  # a batch of pure-text samples has no image for the vision tower
+        inputs["pixel_values"] = batch["pixel_values"].to(device, dtype)
     if "position_ids" in batch:  # packed rows: no attention_mask, so transformers masks per sample
         inputs["position_ids"] = batch["position_ids"].to(device)
     else:
@@ -301,7 +306,7 @@ def micro_batch_loss_terms(model, batch: dict, device, cpu_bf16: bool = False,
         visual_logits = logits[input_ids == model.config.image_token_id]
         region_sum, region_count = region_token_loss_terms(visual_logits, batch["region_labels"].to(device))
     position_sum = position_count = torch.zeros((), device=device)
-    if position_token_ids is not None:
+    if position_token_ids is not None and projected:
         features = torch.cat([p.reshape(-1, p.shape[-1]) for p in projected])
         embeddings = model.get_input_embeddings()(position_token_ids.to(device))
         position_sum, position_count = position_token_loss_terms(features, embeddings, batch["centres_x"].to(device))

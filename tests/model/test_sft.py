@@ -134,3 +134,31 @@ def test_bf16_instructions_are_read_from_cpuinfo(tmp_path):
     assert cpu_has_bf16_instructions(with_amx) is True
     assert cpu_has_bf16_instructions(without) is False  # a longer flag that only starts with the name is not it
     assert cpu_has_bf16_instructions(tmp_path / "missing") is None
+
+
+def test_pure_text_samples_train_alone_and_beside_images(samples, tiny_tokenizer, tmp_path):
+    """A sample without "image" (InternVL's SFT format allows pure text) loads, encodes with no visual tokens, and
+    has the same loss in a batch of its own as beside an image sample."""
+    import json
+
+    from viragent.agent.datasets import load_sft
+
+    (tmp_path / "text.jsonl").write_text(json.dumps({"id": "t", "conversations": [
+        {"from": "human", "value": "Task: Is the red ball in front of you?\nIn front of you: red box.\nNext action:"},
+        {"from": "gpt", "value": 'done(answer="no")'}]}) + "\n")
+    (tmp_path / "meta.json").write_text(json.dumps({"text": {"annotation": str(tmp_path / "text.jsonl")}}))
+    [text] = load_sft(tmp_path / "meta.json")
+    assert "image" not in text
+    model = build_random("tiny", tiny_tokenizer, seed=0).eval()
+    proc = InternVLChatProcessor(tiny_tokenizer, tile=224, tokens_per_tile=64, max_tiles=1)
+    encoded_text, encoded_image = encode_sample(text, proc), encode_sample(samples[0], proc)
+    assert encoded_text["pixel_values"].shape == (0, 3, 224, 224) and encoded_text["n_visual"] == 0
+    cpu, pad = torch.device("cpu"), tiny_tokenizer.pad_token_id
+    alone = micro_batch_loss_terms(model, collate([encoded_text], pad), cpu)
+    image = micro_batch_loss_terms(model, collate([encoded_image], pad), cpu)
+    mixed = micro_batch_loss_terms(model, collate([encoded_image, encoded_text], pad), cpu)
+    assert alone.numerator.item() > 0
+    assert mixed.numerator.item() == pytest.approx(alone.numerator.item() + image.numerator.item(), rel=1e-4)
+    with pytest.raises(ValueError, match="placeholders"):  # a pure-text sample may not ask for an image
+        encode_sample({"conversations": [{"from": "human", "value": "<image>\nNext action:"},
+                                         {"from": "gpt", "value": "wait()"}]}, proc)
