@@ -167,15 +167,17 @@ def screens(
     out: Path = typer.Option(..., help="folder for the pictures, NAME.jsonl and NAME_meta.json"),
     samples: int = typer.Option(20000, help="generated tasks"),
     seed: int = typer.Option(None, help="random seed (miniwob, default 0) or first BabyAI level seed (babyai, default "
-                                        "500000: clear of the evaluation's 0-49 and the demonstrations' 100000 on)"),
-    name: str = typer.Option(None, help="dataset name (default viragent_screens, or babyai_questions)"),
+                                        "500000: clear of the evaluation's 0-49 and the demonstrations' 100000 on; text, default 900000)"),
+    name: str = typer.Option(None, help="dataset name (default viragent_screens, babyai_questions or "
+                                        "text_questions)"),
     bins: int = typer.Option(None, help="snap click coordinates to N cells per axis (the tiny recipe uses 32)"),
     image: str = typer.Option("first", help=IMAGE_HELP),
     world: str = typer.Option("miniwob", help="miniwob: MiniWoB-looking screens to point at and read; babyai: "
-                                              "questions about BabyAI scenes in the egocentric view"),
+                                              "questions about BabyAI scenes in the egocentric view; text: the "
+                                              "'is the red ball in front of you?' questions as pure text"),
 ):
     """Generated grounding/reading data in InternVL's SFT format, like `export`: MiniWoB-looking screens (the
-    `pretrained` stage) or questions about BabyAI scenes."""
+    `pretrained` stage), questions about BabyAI scenes, or the match questions as pure text (no image)."""
     _check_image_position(image)
     if world == "babyai":
         from viragent.agent.grid_questions import generate_grid_questions
@@ -184,6 +186,11 @@ def screens(
         with console.status(f"asking {samples} questions about BabyAI scenes"):
             meta = generate_grid_questions(out, samples, seed=500000 if seed is None else seed, name=name,
                                            image_position=image)
+    elif world == "text":
+        from viragent.agent.grid_questions import generate_text_questions
+
+        name = name or "text_questions"
+        meta = generate_text_questions(out, samples, seed=900000 if seed is None else seed, name=name)
     elif world == "miniwob":
         from viragent.agent.synthetic import generate_screens
 
@@ -191,7 +198,7 @@ def screens(
         with console.status(f"drawing {samples} screens"):
             meta = generate_screens(out, samples, seed=seed or 0, name=name, bins=bins, image_position=image)
     else:
-        raise typer.BadParameter(f"unknown world {world!r}: use miniwob or babyai", param_hint="--world")
+        raise typer.BadParameter(f"unknown world {world!r}: use miniwob, babyai or text", param_hint="--world")
     console.print(f"{name}: {meta['length']} samples -> {meta['annotation']}")
 
 

@@ -12,6 +12,11 @@ few random steps or put beside an object, and each question is answered with `do
   that differs in colour or in type only, the confusions a mission's distractors offer);
 - where: "Where is the red ball?" -> "2 ahead, 1 left" (cells from the agent) or "not in view".
 
+`text` questions are the match questions without a picture: the prompt says what is in front where the screenshot
+would be ("In front of you: red box."), and the answer repeats it before saying yes or no, as a policy trained with
+`viragent export --think-front` names what it faces before acting. They let the LLM learn the comparison cheaply
+(no vision tower), before it must learn it through pictures.
+
 No library generates these; the scenes and the answers come from minigrid's own grid. The output is the same
 InternVL SFT jsonl + meta as `viragent export` and `viragent screens`.
 """
@@ -22,6 +27,8 @@ import json
 import random
 from pathlib import Path
 
+from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
+from minigrid.core.world_object import WorldObj
 from PIL import Image
 
 from viragent.environments.embodied.babyai import CARRIABLE, FAMILIES, BabyAIEnv, describe
@@ -144,5 +151,31 @@ def generate_grid_questions(out: str | Path, n: int, seed: int = 500000, name: s
                 written += 1
     meta = {name: {"root": "/", "annotation": str(jsonl.resolve()), "data_augment": False, "repeat_time": 1,
                    "length": n, "env_options": {"babyai": {"view": "agent"}}}}  # how the scenes were drawn
+    (out / f"{name}_meta.json").write_text(json.dumps(meta, indent=2))
+    return meta[name]
+
+
+def text_match_question(rng: random.Random) -> tuple[str, str, str]:
+    """(prompt, answer, what is in front) of a match question without a scene: a random object in front (a door
+    one time in four, open or closed), half the time asked by its own name, else by a near miss."""
+    kind = "door" if rng.random() < 0.25 else rng.choice(CARRIABLE)
+    front = WorldObj.decode(OBJECT_TO_IDX[kind], COLOR_TO_IDX[rng.choice(COLOURS)], rng.choice((0, 1)))
+    question, answer = is_it_in_front(front, rng)
+    prompt = user_prompt(question, [], image="last").replace("<image>", f"In front of you: {describe(front)}.")
+    return prompt, f"In front: {describe(front)}. {_CODEC.encode(Done(answer=answer))}", describe(front)
+
+
+def generate_text_questions(out: str | Path, n: int, seed: int = 900000, name: str = "text_questions") -> dict:
+    """Write N pure-text match questions (no "image" key) as OUT/NAME.jsonl + OUT/NAME_meta.json (InternVL SFT)."""
+    out, rng = Path(out), random.Random(seed)
+    out.mkdir(parents=True, exist_ok=True)
+    jsonl = out / f"{name}.jsonl"
+    with jsonl.open("w", encoding="utf-8") as f:
+        for k in range(n):
+            prompt, answer, _ = text_match_question(rng)
+            f.write(json.dumps({"id": f"{name}/{k}", "conversations": [{"from": "human", "value": prompt},
+                                                                     {"from": "gpt", "value": answer}]}) + "\n")
+    meta = {name: {"root": "/", "annotation": str(jsonl.resolve()), "data_augment": False, "repeat_time": 1,
+                   "length": n}}
     (out / f"{name}_meta.json").write_text(json.dumps(meta, indent=2))
     return meta[name]

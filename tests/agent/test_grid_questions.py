@@ -10,7 +10,7 @@ import pytest
 from minigrid.core.constants import DIR_TO_VEC
 
 from viragent.agent.datasets import load_sft, mixture_env_options
-from viragent.agent.grid_questions import ask, describe, generate_grid_questions
+from viragent.agent.grid_questions import ask, describe, generate_grid_questions, generate_text_questions
 from viragent.environments.embodied.babyai import BabyAIEnv
 from test_learning_loop import load_example  # pytest puts each test folder on sys.path (no __init__.py here)
 
@@ -83,6 +83,34 @@ def test_generated_dataset_is_internvl_sft_in_the_egocentric_view(tmp_path):
     other.write_text(json.dumps({"full": {"annotation": "x", "length": 0, "env_options": {"babyai": {}}}}))
     with pytest.raises(ValueError, match="collect them with the same"):
         mixture_env_options([str(tmp_path / "babyai_questions_meta.json"), str(other)])
+
+
+def test_text_questions_answer_from_the_named_object_in_the_prompt(tmp_path):
+    """The pure-text questions: no image; the answer names what the prompt says is in front, then says yes
+    exactly when the question names that object (a door's state aside), and both answers are common."""
+    from typer.testing import CliRunner
+
+    from viragent.agent.cli import app
+
+    result = CliRunner().invoke(app, ["screens", "--world", "text", "--samples", "400", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    samples = load_sft(tmp_path / "text_questions_meta.json")
+    assert len(samples) == 400 and not any("image" in s for s in samples)
+    said = Counter()
+    for sample in samples:
+        prompt, answer = (turn["value"] for turn in sample["conversations"])
+        asked = re.search(r"Task: Is the (\w+ \w+) in front of you\?", prompt).group(1)
+        front = re.search(r"In front of you: (.+)\.\nNext action:$", prompt).group(1)
+        match = re.fullmatch(r'In front: (.+)\. done\(answer="(yes|no)"\)', answer)
+        assert "<image>" not in prompt and match.group(1) == front
+        named = front.replace("open ", "").replace("closed ", "")
+        assert match.group(2) == ("yes" if asked == named else "no"), (prompt, answer)
+        said[match.group(2)] += 1
+        said["door"] += "door" in front
+    assert min(said["yes"], said["no"]) > 150 and 60 < said["door"] < 140
+    # The same seed writes the same questions: the recipe's data is reproducible.
+    again = generate_text_questions(tmp_path / "again", 400)
+    assert open(again["annotation"]).read() == (tmp_path / "text_questions.jsonl").read_text()
 
 
 @pytest.mark.parametrize("text", ['done(answer="no")', 'In front: red ball. done(answer="no")'])
