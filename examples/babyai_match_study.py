@@ -8,10 +8,11 @@ The question probe (examples/babyai_question_probe.py) found the policy names th
         'In front: purple ball. done(answer="no")', `asked` adds the question's words after it:
         'In front: purple ball. Asked: purple box. done(answer="no")'. Train with
         `viragent train sft --init CKPT --data OUT/match_meta.json …`.
-    python examples/babyai_match_study.py score --policy internvl:DIR [--questions 200]
+    python examples/babyai_match_study.py score --policy internvl:DIR [--questions 200] [--text]
         held-out questions of the same kind (seeds 800000 on): answered right, whether its own "In front:" words
-        were right, and whether its yes/no agrees with them.
-    python examples/babyai_match_study.py text [--hidden 256] [--steps 3000]
+        were right, and whether its yes/no agrees with them. --text: held-out pure-text questions (`viragent
+        screens --world text` writes them for training; these are drawn from seed 950000 on).
+    python examples/babyai_match_study.py text [--hidden 256] [--steps 3000] [--batch-size 16] [--lr 1e-3]
         the same comparison as text alone ("In front: purple ball. Asked: purple box." -> yes/no) for a random
         LLM of the tiny preset's shape: no image, the loss on the answer token only. Prints held-out accuracy.
 """
@@ -29,7 +30,7 @@ from rich.console import Console
 
 from viragent.agent import grid_questions
 from viragent.agent.prompts import user_prompt
-from viragent.environments.embodied.babyai import CARRIABLE, describe
+from viragent.environments.embodied.babyai import describe
 
 console = Console(width=120)
 
@@ -102,7 +103,26 @@ def score(policy_spec: str, questions: int) -> Counter:
     return counts
 
 
-def text_only(hidden: int, steps: int, lr: float, seed: int = 0) -> list[tuple[int, float]]:
+def score_text(policy_spec: str, questions: int, seed: int = 950000) -> Counter:
+    """Held-out pure-text questions (seeds apart from write_text_data's): the generated answer, whole, right."""
+    from viragent.agent.policies import make_policy
+
+    policy, counts, rng = make_policy(policy_spec), Counter(), random.Random(seed)
+    cases = [grid_questions.text_match_question(rng)[:2] for _ in range(questions)]
+    for k in range(0, questions, 50):
+        prompts, replies = zip(*cases[k:k + 50])
+        for gen, reply in zip(policy.engine.generate([None] * len(prompts), list(prompts), max_new_tokens=24),
+                              replies):
+            counts["asked"] += 1
+            counts["right"] += gen.text.strip() == reply
+            if "door" in reply:
+                counts["door asked"] += 1
+                counts["door right"] += gen.text.strip() == reply
+            counts[f"said {re.search(r'answer=.(yes|no)', gen.text).group(1) if 'answer=' in gen.text else None}"] += 1
+    return counts
+
+
+def text_only(hidden: int, steps: int, lr: float, batch_size: int = 16, seed: int = 0) -> list[tuple[int, float]]:
     """Train a random text LLM of the tiny preset's shape on the comparison alone; (step, held-out accuracy)."""
     import torch
     from transformers import Qwen3Config, Qwen3ForCausalLM
@@ -117,19 +137,16 @@ def text_only(hidden: int, steps: int, lr: float, seed: int = 0) -> list[tuple[i
     torch.manual_seed(seed)
     model = Qwen3ForCausalLM(config)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    rng, colours, types = random.Random(seed), grid_questions.COLOURS, CARRIABLE
+    rng = random.Random(seed)
 
     def batch(n: int):
         ids = []
         for _ in range(n):
-            colour, kind = rng.choice(colours), rng.choice(types)
-            asked, answer = (colour, kind), "yes"
-            if rng.random() < 0.5:  # a near miss: another colour or another type, as the scene questions have
-                asked = ((rng.choice([c for c in colours if c != colour]), kind) if rng.random() < 0.5 else
-                         (colour, rng.choice([t for t in types if t != kind])))
-                answer = "no"
-            text = (f"Task: Is the {' '.join(asked)} in front of you?\nNext action: In front: {colour} {kind}. "
-                    f"Asked: {' '.join(asked)}. done(answer=\"{answer}")
+            prompt, answer, front = grid_questions.text_match_question(rng)
+            question = re.search(r"Task: (.*)\n", prompt).group(1)
+            said = re.search(r'answer="(yes|no)"', answer).group(1)
+            text = (f"Task: {question}\nNext action: In front: {front}. Asked: {asked_name(question)}. "
+                    f"done(answer=\"{said}")
             ids.append(tokenizer(text)["input_ids"])
         width = max(map(len, ids))
         inputs = torch.zeros(n, width, dtype=torch.long)
@@ -141,7 +158,7 @@ def text_only(hidden: int, steps: int, lr: float, seed: int = 0) -> list[tuple[i
 
     curve = []
     for step in range(1, steps + 1):
-        inputs, labels = batch(16)
+        inputs, labels = batch(batch_size)
         model(input_ids=inputs, labels=labels).loss.backward()
         optimizer.step()
         optimizer.zero_grad()
@@ -166,19 +183,23 @@ def main(argv: list[str] | None = None):
     scoring = commands.add_parser("score")
     scoring.add_argument("--policy", required=True)
     scoring.add_argument("--questions", type=int, default=200)
+    scoring.add_argument("--text", action="store_true", help="pure-text questions, as `data --answer text` writes")
     text = commands.add_parser("text")
     text.add_argument("--hidden", type=int, default=256)
     text.add_argument("--steps", type=int, default=3000)
     text.add_argument("--lr", type=float, default=1e-3)
+    text.add_argument("--batch-size", type=int, default=16)
     args = parser.parse_args(argv)
     if args.command == "data":
         return write_data(args.out, args.samples, args.answer)
     if args.command == "text":
-        return text_only(args.hidden, args.steps, args.lr)
-    counts = score(args.policy, args.questions)
-    for key in ("right", "said yes", "said no", "said None", "named what is in front",
+        return text_only(args.hidden, args.steps, args.lr, args.batch_size)
+    counts = (score_text if args.text else score)(args.policy, args.questions)
+    for key in ("right", "door right", "said yes", "said no", "said None", "named what is in front",
                 "yes/no agrees with its own words"):
-        if key in counts:
+        if key in counts and key.startswith("door"):
+            console.print(f"{key}: {counts[key]} of {counts['door asked']}")
+        elif key in counts:
             console.print(f"{key}: {counts[key]} of {counts['asked']} ({100 * counts[key] / counts['asked']:.0f} %)")
     return counts
 
