@@ -11,6 +11,8 @@
 #     PRE_STEPS=1000 INS_STEPS=3500 bash examples/train_tiny_policy.sh   the noise-injection run (not shipped, README)
 #   BABYAI_EPISODES=300 bash examples/train_tiny_policy.sh   twice the BabyAI demonstrations (not shipped, README)
 #   POSITION_LOSS=1 bash examples/train_tiny_policy.sh       with the position-token loss (its `pretrained` stage: README)
+#   THINK_FRONT=1 TEXT_STEPS=800 bash examples/train_tiny_policy.sh   answers that say what is in front, after a
+#                                                                   text stage that compares names (not shipped, README)
 #   PRE_STEPS, INS_STEPS override the schedule (PRE_STEPS=3000: better pointing, MiniWoB 70.0 %, BabyAI 32.0 %;
 #                                               not shipped, README "Time does")
 set -euo pipefail
