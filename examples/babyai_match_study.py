@@ -104,7 +104,8 @@ def score(policy_spec: str, questions: int) -> Counter:
 
 
 def score_text(policy_spec: str, questions: int, seed: int = 950000) -> Counter:
-    """Held-out pure-text questions (seeds apart from write_text_data's): the generated answer, whole, right."""
+    """Held-out pure-text questions (seeds apart from `viragent screens --world text`'s 900000): the generated
+    answer, whole, right."""
     from viragent.agent.policies import make_policy
 
     policy, counts, rng = make_policy(policy_spec), Counter(), random.Random(seed)
@@ -183,7 +184,7 @@ def main(argv: list[str] | None = None):
     scoring = commands.add_parser("score")
     scoring.add_argument("--policy", required=True)
     scoring.add_argument("--questions", type=int, default=200)
-    scoring.add_argument("--text", action="store_true", help="pure-text questions, as `data --answer text` writes")
+    scoring.add_argument("--text", action="store_true", help="pure-text questions, as `viragent screens --world text` writes")
     text = commands.add_parser("text")
     text.add_argument("--hidden", type=int, default=256)
     text.add_argument("--steps", type=int, default=3000)
