@@ -27,11 +27,9 @@ import json
 import random
 from pathlib import Path
 
-from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
-from minigrid.core.world_object import WorldObj
 from PIL import Image
 
-from viragent.environments.embodied.babyai import CARRIABLE, FAMILIES, BabyAIEnv, describe
+from viragent.environments.embodied.babyai import CARRIABLE, FAMILIES, BabyAIEnv, describe, grid_object
 from viragent.tools import Done, InternVLCodec
 
 from .prompts import user_prompt
@@ -149,20 +147,24 @@ def generate_grid_questions(out: str | Path, n: int, seed: int = 500000, name: s
                                                       {"from": "gpt", "value": _CODEC.encode(Done(answer=answer))}],
                                     "env_id": f"generated/babyai/{family}"}) + "\n")
                 written += 1
-    meta = {name: {"root": "/", "annotation": str(jsonl.resolve()), "data_augment": False, "repeat_time": 1,
-                   "length": n, "env_options": {"babyai": {"view": "agent"}}}}  # how the scenes were drawn
-    (out / f"{name}_meta.json").write_text(json.dumps(meta, indent=2))
-    return meta[name]
+    return _write_meta(out, name, jsonl, n, env_options={"babyai": {"view": "agent"}})  # how the scenes were drawn
+
+
+def random_object(rng: random.Random):
+    """A ball, box or key, or one time in four a door (open or closed), of a random colour."""
+    kind = "door" if rng.random() < 0.25 else rng.choice(CARRIABLE)
+    colour = rng.choice(COLOURS)
+    return grid_object(kind, colour, rng.choice((0, 1)))
 
 
 def text_match_question(rng: random.Random) -> tuple[str, str, str]:
-    """(prompt, answer, what is in front) of a match question without a scene: a random object in front (a door
-    one time in four, open or closed), half the time asked by its own name, else by a near miss."""
-    kind = "door" if rng.random() < 0.25 else rng.choice(CARRIABLE)
-    front = WorldObj.decode(OBJECT_TO_IDX[kind], COLOR_TO_IDX[rng.choice(COLOURS)], rng.choice((0, 1)))
+    """(prompt, answer, what is in front) of a match question without a scene: a random object in front, half the
+    time asked by its own name, else by a near miss."""
+    front = random_object(rng)
     question, answer = is_it_in_front(front, rng)
-    prompt = user_prompt(question, [], image="last").replace("<image>", f"In front of you: {describe(front)}.")
-    return prompt, f"In front: {describe(front)}. {_CODEC.encode(Done(answer=answer))}", describe(front)
+    seen = describe(front)
+    prompt = user_prompt(question, [], image="last").replace("<image>", f"In front of you: {seen}.")
+    return prompt, f"In front: {seen}. {_CODEC.encode(Done(answer=answer))}", seen
 
 
 def generate_text_questions(out: str | Path, n: int, seed: int = 900000, name: str = "text_questions") -> dict:
@@ -175,7 +177,12 @@ def generate_text_questions(out: str | Path, n: int, seed: int = 900000, name: s
             prompt, answer, _ = text_match_question(rng)
             f.write(json.dumps({"id": f"{name}/{k}", "conversations": [{"from": "human", "value": prompt},
                                                                      {"from": "gpt", "value": answer}]}) + "\n")
+    return _write_meta(out, name, jsonl, n)
+
+
+def _write_meta(out: Path, name: str, jsonl: Path, n: int, **extra) -> dict:
+    """OUT/NAME_meta.json for one dataset (InternVL's meta format); returns its entry."""
     meta = {name: {"root": "/", "annotation": str(jsonl.resolve()), "data_augment": False, "repeat_time": 1,
-                   "length": n}}
+                   "length": n, **extra}}
     (out / f"{name}_meta.json").write_text(json.dumps(meta, indent=2))
     return meta[name]

@@ -114,12 +114,13 @@ def score_text(policy_spec: str, questions: int, seed: int = 950000) -> Counter:
         prompts, replies = zip(*cases[k:k + 50])
         for gen, reply in zip(policy.engine.generate([None] * len(prompts), list(prompts), max_new_tokens=24),
                               replies):
+            said, yes_no = gen.text.strip(), re.search(r'answer=.(yes|no)', gen.text)
             counts["asked"] += 1
-            counts["right"] += gen.text.strip() == reply
+            counts["right"] += said == reply
             if "door" in reply:
                 counts["door asked"] += 1
-                counts["door right"] += gen.text.strip() == reply
-            counts[f"said {re.search(r'answer=.(yes|no)', gen.text).group(1) if 'answer=' in gen.text else None}"] += 1
+                counts["door right"] += said == reply
+            counts[f"said {yes_no.group(1) if yes_no else None}"] += 1
     return counts
 
 
@@ -143,11 +144,10 @@ def text_only(hidden: int, steps: int, lr: float, batch_size: int = 16, seed: in
     def batch(n: int):
         ids = []
         for _ in range(n):
-            prompt, answer, front = grid_questions.text_match_question(rng)
-            question = re.search(r"Task: (.*)\n", prompt).group(1)
-            said = re.search(r'answer="(yes|no)"', answer).group(1)
-            text = (f"Task: {question}\nNext action: In front: {front}. Asked: {asked_name(question)}. "
-                    f"done(answer=\"{said}")
+            front = grid_questions.random_object(rng)
+            question, answer = grid_questions.is_it_in_front(front, rng)
+            text = (f"Task: {question}\nNext action: In front: {describe(front)}. Asked: {asked_name(question)}. "
+                    f"done(answer=\"{answer}")
             ids.append(tokenizer(text)["input_ids"])
         width = max(map(len, ids))
         inputs = torch.zeros(n, width, dtype=torch.long)

@@ -68,6 +68,15 @@ def describe(cell) -> str:
     return cell.type  # wall, goal, lava
 
 
+def grid_object(kind: str, colour: str, state: int = 0):
+    """A minigrid object by type and colour; a door's `state` as minigrid encodes it (0 open, 1 closed, 2 locked).
+    For scenes described without a level (agent/grid_questions.py's pure-text questions)."""
+    from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
+    from minigrid.core.world_object import WorldObj
+
+    return WorldObj.decode(OBJECT_TO_IDX[kind], COLOR_TO_IDX[colour], state)
+
+
 class BabyAIEnv(gym.Env):
     """One BabyAI family. Observation: an RGB frame (`view="full"` grid or `view="agent"` egocentric) + mission.
 
