@@ -142,6 +142,9 @@ def export(
     image: str = typer.Option("first", help=IMAGE_HELP),
     think_front: bool = typer.Option(False, help="answer 'In front: red ball. pickup()': name what the agent faces "
                                                  "before the action (runs whose env reports it: BabyAI)"),
+    think_target: bool = typer.Option(False, help="answer 'Target: red ball. In front: red box, match: no. "
+                                                  "turn_left()': what the mission asks for now, what the agent "
+                                                  "faces and whether they agree (BabyAI)"),
 ):
     """Runs -> InternVL SFT jsonl + meta json (readable by the official InternVL training scripts)."""
     from viragent.agent.datasets import ExportFilter, export_sft
@@ -151,7 +154,7 @@ def export(
         meta = export_sft(runs, out, name, ExportFilter(successful_only=not all_episodes, dedupe=not no_dedupe,
                                                          max_per_task=max_per_task, bins=bins, retype=retype,
                                                          retype_all_steps=retype_all_steps, image=image,
-                                                         think_front=think_front))
+                                                         think_front=think_front, think_target=think_target))
     except (ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
     table = Table(title=f"{name}: {meta['length']} samples -> {meta['annotation']}")

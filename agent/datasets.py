@@ -33,6 +33,19 @@ class ExportFilter:
     retype_all_steps: bool = False  # a retyped copy keeps its click steps too, not only its typing steps
     seed: int = 0  # for `retype`'s strings
     think_front: bool = False  # answer "In front: red ball. pickup()" where the step recorded what the agent faces
+    # answer "Target: red ball. In front: red box, match: no. turn_left()": what the mission asks for now, what the
+    # agent faces and whether they are the same object, where the step recorded them (implies think_front)
+    think_target: bool = False
+
+
+def thought_answer(step: dict, answer: str, with_target: bool) -> str:
+    """The expert's action after the words a policy should think first. With the target, the comparison is a word
+    of its own ("match: no"): in the front-only answers the tiny policy named the object right and picked up the
+    wrong one anyway (README "Say what is in front"), so the pickup decision gets a token that says it."""
+    if not with_target or not step.get("target"):
+        return f"In front: {step['front']}. {answer}"
+    match = "" if step.get("on_target") is None else f", match: {'yes' if step['on_target'] else 'no'}"
+    return f"Target: {step['target']}. In front: {step['front']}{match}. {answer}"
 
 
 def _screen_digest(path: Path) -> str:
@@ -84,9 +97,11 @@ def run_to_samples(run_dir: str | Path, filters: ExportFilter) -> list[dict]:
     samples, seen = [], set()
     per_task: Counter = Counter()
     codec, rng = InternVLCodec(filters.bins), random.Random(filters.seed)
-    if filters.think_front and run.steps.column("front").null_count == run.steps.num_rows:
-        raise ValueError(f"{run_dir} records nothing about what the agent faces, so --think-front has nothing to "
-                         f"write; collect it again with this version of `viragent collect` (BabyAI reports it)")
+    for flag, column, what in (("think_front", "front", "what the agent faces"),
+                               ("think_target", "target", "what the mission asks for now")):
+        if getattr(filters, flag) and run.steps.column(column).null_count == run.steps.num_rows:
+            raise ValueError(f"{run_dir} records nothing about {what}, so --{flag.replace('_', '-')} has nothing to "
+                             f"write; collect it again with this version of `viragent collect` (BabyAI reports it)")
     for episode_id, steps in episodes.items():
         if filters.successful_only and not ok.get(episode_id, False):
             continue
@@ -124,11 +139,11 @@ def run_to_samples(run_dir: str | Path, filters: ExportFilter) -> list[dict]:
                         continue
                     seen.add(key)
                 per_task[step["env_id"]] += 1
-                if filters.think_front and step.get("front"):
+                if (filters.think_front or filters.think_target) and step.get("front"):
                     # The policy names what it faces, then acts: the action's tokens can then match the mission's
                     # words against that text instead of against the picture (README "Say what is in front").
                     # The history keeps the bare actions, as the agent loop shows them.
-                    answer = f"In front: {step['front']}. {answer}"
+                    answer = thought_answer(step, answer, filters.think_target)
                 sample = {
                     "id": f"{run.manifest['run_id']}/{episode_id}/{step['step']}{suffix}",
                     "image": str(image.resolve()),

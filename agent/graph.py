@@ -136,7 +136,8 @@ def record(state: EpisodeState, runtime: Runtime[AgentContext]) -> dict:
         truncated=truncated, success=result["success"], env_ms=result["env_ms"], policy_ms=pending["policy_ms"],
         screenshot=state["screen"], width=screen.shape[1], height=screen.shape[0], url=result["url"],
         elapsed_s=result["elapsed"] or 0.0, regions=_regions_json(ctx.observation.info),
-        front=ctx.observation.info.get("front"),
+        front=ctx.observation.info.get("front"), target=ctx.observation.info.get("target"),
+        on_target=ctx.observation.info.get("on_target"),
         perturbed=bool(stats.get("perturbed", False)),
     ))
     if ctx.next_observation is not None:

@@ -53,6 +53,10 @@ class Step(BaseModel):
     # What an embodied agent faces, where the env reports it (BabyAI's info["front"]: "red ball", "wall"). Export
     # can write it before the answer (--think-front), so that a policy names what it sees before it acts.
     front: str | None = None
+    # What the mission asks for now and whether the agent faces it (BabyAI's info["target"], info["on_target"]):
+    # export --think-target writes them before the answer, so the pickup decision follows from the policy's words.
+    target: str | None = None
+    on_target: bool | None = None
     # A random move the collector made in the expert's place (NoisyExpertPolicy): shown in later steps' history,
     # never exported as a training answer.
     perturbed: bool = False

@@ -75,6 +75,11 @@ GRID_QUESTIONS_WEIGHT=${GRID_QUESTIONS_WEIGHT:-0.3}
 # some 3,500 steps of questions alone (README "Say what is in front before acting"). Needs BabyAI demonstrations
 # collected by this version (they log what the agent faces); an older demos-babyai is refused with that fix.
 [ "${THINK_FRONT:-0}" = 1 ] && THINK_FLAG=--think-front || THINK_FLAG=
+# THINK_TARGET=1: every BabyAI answer first names what the mission asks for now, what the agent faces and whether
+# they are the same object, "Target: red ball. In front: red box, match: no. turn_left()" (export --think-target),
+# so the pickup decision follows one word of the policy's own. With THINK_FRONT alone the policy named the wrong
+# object right and picked it up anyway (README "Say what is in front before acting").
+[ "${THINK_TARGET:-0}" = 1 ] && THINK_FLAG=--think-target
 # TEXT_STEPS=N: a stage before `pretrained`, N steps of 64 pure-text match questions ("In front of you: red box." ->
 # 'In front: red box. done(answer="no")'; `viragent screens --world text`), so the LLM learns to compare two object
 # names where it is cheap (no vision tower: 85 samples/s here) before THINK_FRONT's answers need it. TEXT_WEIGHT

@@ -68,6 +68,28 @@ def describe(cell) -> str:
     return cell.type  # wall, goal, lava
 
 
+def current_target(level) -> tuple[str, list]:
+    """What the mission asks the agent to reach now, as (words, objects): ("red ball", [the level's red balls]).
+
+    A sequence ("pick up the key, then go to the box") is at its first part until minigrid's verifier marks that
+    part done; "put the X next to the Y" is after X until the agent carries it, then after Y. The words are the
+    description's colour and type, as `describe` names a cell but without a door's state ("blue door").
+    """
+    from minigrid.envs.babyai.core.verifier import AfterInstr, BeforeInstr, PutNextInstr
+
+    instr = level.instrs
+    if isinstance(instr, BeforeInstr):
+        instr = instr.instr_b if instr.a_done == "success" else instr.instr_a
+    elif isinstance(instr, AfterInstr):
+        instr = instr.instr_a if instr.b_done == "success" else instr.instr_b
+    if isinstance(instr, PutNextInstr):
+        carrying = level.carrying is not None and any(level.carrying is o for o in instr.desc_move.obj_set)
+        desc = instr.desc_fixed if carrying else instr.desc_move
+    else:
+        desc = instr.desc
+    return " ".join(w for w in (desc.color, desc.type) if w), list(desc.obj_set)
+
+
 def grid_object(kind: str, colour: str, state: int = 0):
     """A minigrid object by type and colour; a door's `state` as minigrid encodes it (0 open, 1 closed, 2 locked).
     For scenes described without a level (agent/grid_questions.py's pure-text questions)."""
@@ -92,6 +114,8 @@ class BabyAIEnv(gym.Env):
 
     `info["front"]` names the cell the agent faces in a mission's words ("red ball", "closed blue door", "wall",
     "nothing"). The run log keeps it, and `viragent export --think-front` writes it before the expert's action.
+    `info["target"]` names what the mission asks for now (`current_target`) and `info["on_target"]` says whether
+    the agent faces one of those objects (None when it faces no object); `export --think-target` writes both.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
@@ -191,9 +215,13 @@ class BabyAIEnv(gym.Env):
         return self._obs(), float(reward), bool(terminated), bool(truncated), info
 
     def _info(self, success: bool) -> dict:
+        facing = self.level.grid.get(*self.level.front_pos)
+        target, wanted = current_target(self.level)
         info = {"task": f"babyai/{self.family}", "step": self._steps, "success": success,
                 "agent_pos": [int(v) for v in self.level.agent_pos], "agent_dir": int(self.level.agent_dir),
-                "front": describe(self.level.grid.get(*self.level.front_pos))}
+                "front": describe(facing), "target": target,
+                "on_target": None if facing is None or facing.type in ("wall", "goal", "lava")
+                else any(facing is o for o in wanted)}
         if self.text_regions:
             info["regions"] = self.object_regions()
         return info

@@ -317,12 +317,26 @@ def test_egocentric_view_and_image_last_from_collect_to_eval(tmp_path):
         assert thought["conversations"][0] == plain["conversations"][0]
         assert thought["conversations"][1]["value"] == f"In front: {fronts[thought['id']]}. " + \
             plain["conversations"][1]["value"]
-    old = tmp_path / "old"  # a run logged before `front` was: its steps have no such column
+    # --think-target: the target as logged, the same front, and the comparison as its own word wherever an
+    # object is in front
+    r = runner.invoke(app, ["export", str(demos), "--out", str(data), "--name", "target", "--image", "last",
+                            "--think-target"])
+    assert r.exit_code == 0, r.output
+    logged = {f"{run.manifest['run_id']}/{s['episode_id']}/{s['step']}": s for s in run.steps.to_pylist()}
+    for plain, thought in zip(last, load_sft(data / "target_meta.json"), strict=True):
+        step = logged[thought["id"]]
+        match = "" if step["on_target"] is None else ", match: " + ("yes" if step["on_target"] else "no")
+        assert thought["conversations"][1]["value"] == \
+            f"Target: {step['target']}. In front: {step['front']}{match}. " + plain["conversations"][1]["value"]
+        assert step["target"] in plain["conversations"][0]["value"]  # goto: the mission's own words
+    old = tmp_path / "old"  # a run logged before `front` and `target` were: its steps have no such columns
     shutil.copytree(demos, old)
     for part in (old / "parts").glob("*.steps.parquet"):
-        pq.write_table(pq.read_table(part).drop_columns(["front"]), part)
+        pq.write_table(pq.read_table(part).drop_columns(["front", "target", "on_target"]), part)
     r = runner.invoke(app, ["export", str(old), "--out", str(data), "--think-front"])
     assert r.exit_code == 2 and "records nothing about what the agent faces" in r.output
+    r = runner.invoke(app, ["export", str(old), "--out", str(data), "--think-target"])
+    assert r.exit_code == 2 and "records nothing about what the mission asks for now" in r.output
 
     r = runner.invoke(app, ["train", "sft", "--data", str(data / "last_meta.json"), "--steps", "2", "--batch-size", "4",
                             "--warmup", "1", "--out", str(ckpt)])

@@ -151,3 +151,29 @@ def test_info_names_what_the_agent_faces():
             assert info["front"] == describe(level.gen_obs_grid()[0].get(3, 5))
             seen.add(info["front"])
     assert {"nothing", "wall"} <= seen
+
+
+@pytest.mark.parametrize("family", ["pickup", "putnext", "pick-up-then-go-to"])
+def test_target_follows_the_mission_and_the_expert_picks_up_only_what_it_faces(family):
+    """info["target"] is what the mission asks for at this point (a putnext's second object once the first is
+    carried); info["on_target"] is True exactly where the expert's pickups happen, and False in front of others."""
+    env = make_env(f"babyai/{family}", view="agent", start="object")
+    seen_other, targets = 0, set()
+    for seed in range(8):
+        obs, info = env.reset(seed=seed)
+        mission, carried = obs["instruction"], False
+        for _ in range(64):
+            action = env.unwrapped.expert_action()
+            assert info["target"].split()[-1] in mission  # its type, as the mission says it
+            if action.type == "pickup" and not carried:
+                assert info["on_target"] is True, (mission, info)
+            seen_other += info["on_target"] is False
+            targets.add((mission, info["target"]))
+            _, _, terminated, truncated, info = env.step(action)
+            carried = carried or action.type == "pickup"
+            if terminated or truncated:
+                break
+        assert info["success"]
+    assert seen_other > 0
+    if family != "pickup":  # a two-part mission names two targets in turn
+        assert len(targets) > len({m for m, _ in targets})
