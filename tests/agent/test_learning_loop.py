@@ -414,6 +414,36 @@ def test_babyai_front_probe_scores_the_bot_as_telling_objects_apart():
     assert result["named pickup"] == result["named"] and result["other pickup"] == 0
 
 
+def test_babyai_thoughts_score_true_words_as_right_and_flipped_ones_as_wrong(tmp_path):
+    """babyai_thoughts reads the words a --think-target policy writes against what the env logged: the expert's
+    own thoughts (what such a policy is trained to say) score all right, with every pickup counted after the match
+    word it followed; the same thoughts with the match word flipped score none right."""
+    from viragent.agent import load_run
+    from viragent.agent.datasets import thought_answer
+
+    demos = tmp_path / "demos"
+    r = runner.invoke(app, ["collect", "--suite", "babyai", "--tasks", "pickup,putnext", "--episodes", "3",
+                            "--max-steps", "64", "--env-option", "view=agent", "--env-option", "start=object",
+                            "--out", str(demos)])
+    assert r.exit_code == 0, r.output
+    thoughts = load_example("babyai_thoughts")
+    steps = load_run(demos).steps.to_pylist()
+    for step in steps:
+        step["raw_text"] = thought_answer(step, step["action_text"], with_target=True)
+    row = thoughts.tally(steps)["pickup"] + thoughts.tally(steps)["putnext"]
+    assert row["with a thought"] == row["steps"] == len(steps)
+    assert row["target right"] == row["target said"] == len(steps) and row["front right"] == len(steps)
+    assert row["facing an object"] > 0 and row["match right"] == row["facing an object"]
+    assert row["pickup after match: yes"] == row["pickup facing target"] > 0
+    assert row["pickup after match: no"] == row["pickup facing other"]
+    for step in steps:
+        step["raw_text"] = step["raw_text"].replace("match: yes", "match: X").replace("match: no", "match: yes") \
+            .replace("match: X", "match: no")
+    flipped = thoughts.tally(steps)["pickup"]
+    assert flipped["match right"] == 0 and flipped["pickup after match: no"] > 0
+    assert thoughts.read_thought("forward()") is None  # an answer without words is counted, not misread
+
+
 def test_babyai_failures_replays_the_expert_as_picking_the_named_object(tmp_path):
     """The failure report reads what it says: replayed, the expert's demonstrations end as logged and its first
     pickup is always an object its mission names, in each family whose mission is built differently."""

@@ -1,0 +1,93 @@
+"""Does a thinking BabyAI policy say what is true, and does it act on what it says?
+
+A policy trained with `export --think-target` writes "Target: red ball. In front: red box, match: no." before
+each action (`--think-front`: "In front: red box." alone). The env logs the truth of each step beside it (target,
+front, on_target), so one pass over an eval run tells three failures apart:
+- the words are wrong (the target, the front, or the match word, each against the log);
+- the words are right and the action ignores them (pickup or toggle after "match: no");
+- the policy never faces its target at all.
+
+    viragent eval --policy internvl:runs/tt/instruct/final --suite babyai --episodes 50 --out runs/tt/eval-babyai
+    python examples/babyai_thoughts.py runs/tt/eval-babyai/final/babyai/run
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections import Counter, defaultdict
+
+from rich.console import Console
+from rich.table import Table
+
+from viragent.agent import load_run
+
+# What the export writes (agent/datasets.thought_answer); every part but the front is optional.
+THOUGHT = re.compile(r"(?:Target: (?P<target>[^.]+)\. )?In front: (?P<front>[^.,]+)(?:, match: (?P<match>yes|no))?\.")
+ACTING = ("pickup", "toggle")  # the moves that act on the object in front
+
+
+def read_thought(raw_text: str) -> dict | None:
+    """The policy's words before its action, or None where it wrote none."""
+    found = THOUGHT.search(raw_text or "")
+    return found.groupdict() if found else None
+
+
+def tally(steps: list[dict]) -> dict[str, Counter]:
+    """Per family: how often each word was right, and which moves followed each match word."""
+    table: dict[str, Counter] = defaultdict(Counter)
+    for step in steps:
+        row = table[step["env_id"].removeprefix("babyai/")]
+        row["steps"] += 1
+        move = (step["action_text"] or "").split("(")[0]
+        if step["on_target"] is not None:  # the truth, whatever the policy wrote
+            row[f"{move} facing {'target' if step['on_target'] else 'other'}"] += move in ACTING
+        said = read_thought(step["raw_text"])
+        if said is None:
+            continue
+        row["with a thought"] += 1
+        if said["target"] is not None and step["target"] is not None:
+            row["target said"] += 1
+            row["target right"] += said["target"] == step["target"]
+        if step["front"] is not None:
+            row["front said"] += 1
+            row["front right"] += said["front"] == step["front"]
+        if step["on_target"] is not None:
+            row["facing an object"] += 1
+            row["match right"] += said["match"] == ("yes" if step["on_target"] else "no")
+        if said["match"] is not None and move in ACTING:
+            row[f"{move} after match: {said['match']}"] += 1
+    return table
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", help="a BabyAI run directory whose env logged target and front (this version)")
+    args = parser.parse_args(argv)
+    run = load_run(args.run)
+    steps = [s for s in run.steps.to_pylist() if s["env_id"].startswith("babyai/")]
+    if not steps or all(s["target"] is None for s in steps):
+        raise SystemExit(f"{args.run} has no BabyAI steps with a logged target: evaluate again with this version")
+    table = tally(steps)
+    table["all"] = sum(table.values(), Counter())
+
+    def share(row: Counter, right: str, said: str) -> str:
+        return f"{100 * row[right] / row[said]:.0f} % of {row[said]}" if row[said] else "-"
+
+    view = Table(title=f"BabyAI thoughts against the log: {args.run}")
+    for column in ("family", "steps", "with a thought", "target right", "front right", "match right",
+                   "pickup facing target / other", "pickup after yes / no", "toggle after yes / no"):
+        view.add_column(column, justify="left" if column == "family" else "right")
+    for family, row in table.items():
+        view.add_row(family, str(row["steps"]), str(row["with a thought"]),
+                     share(row, "target right", "target said"), share(row, "front right", "front said"),
+                     share(row, "match right", "facing an object"),
+                     f"{row['pickup facing target']} / {row['pickup facing other']}",
+                     f"{row['pickup after match: yes']} / {row['pickup after match: no']}",
+                     f"{row['toggle after match: yes']} / {row['toggle after match: no']}")
+    Console().print(view)
+    return {family: dict(row) for family, row in table.items()}
+
+
+if __name__ == "__main__":
+    main()
