@@ -142,9 +142,9 @@ def export(
     image: str = typer.Option("first", help=IMAGE_HELP),
     think_front: bool = typer.Option(False, help="answer 'In front: red ball. pickup()': name what the agent faces "
                                                  "before the action (runs whose env reports it: BabyAI)"),
-    think_target: bool = typer.Option(False, help="answer 'Target: red ball. In front: red box, match: no. "
-                                                  "turn_left()': what the mission asks for now, what the agent "
-                                                  "faces and whether they agree (BabyAI)"),
+    think_target: bool = typer.Option(False, help="answer 'In front: red box. Target: red ball, match: no. "
+                                                  "turn_left()': what the agent faces, what the mission asks for "
+                                                  "now and whether they agree (BabyAI)"),
 ):
     """Runs -> InternVL SFT jsonl + meta json (readable by the official InternVL training scripts)."""
     from viragent.agent.datasets import ExportFilter, export_sft

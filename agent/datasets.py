@@ -33,19 +33,20 @@ class ExportFilter:
     retype_all_steps: bool = False  # a retyped copy keeps its click steps too, not only its typing steps
     seed: int = 0  # for `retype`'s strings
     think_front: bool = False  # answer "In front: red ball. pickup()" where the step recorded what the agent faces
-    # answer "Target: red ball. In front: red box, match: no. turn_left()": what the mission asks for now, what the
-    # agent faces and whether they are the same object, where the step recorded them (implies think_front)
+    # answer "In front: red box. Target: red ball, match: no. turn_left()": what the agent faces, what the mission
+    # asks for now and whether they are the same object, where the step recorded them (implies think_front)
     think_target: bool = False
 
 
 def thought_answer(step: dict, answer: str, with_target: bool) -> str:
     """The expert's action after the words a policy should think first. With the target, the comparison is a word
     of its own ("match: no"): in the front-only answers the tiny policy named the object right and picked up the
-    wrong one anyway (README "Say what is in front"), so the pickup decision gets a token that says it."""
+    wrong one anyway (README "Say what is in front"), so the pickup decision gets a token that says it. What is in
+    front comes first: written after the target, it was the target's words copied (README "Name the target")."""
     if not with_target or not step.get("target"):
         return f"In front: {step['front']}. {answer}"
     match = "" if step.get("on_target") is None else f", match: {'yes' if step['on_target'] else 'no'}"
-    return f"Target: {step['target']}. In front: {step['front']}{match}. {answer}"
+    return f"In front: {step['front']}. Target: {step['target']}{match}. {answer}"
 
 
 def _screen_digest(path: Path) -> str:

@@ -1,6 +1,6 @@
 """Does a thinking BabyAI policy say what is true, and does it act on what it says?
 
-A policy trained with `export --think-target` writes "Target: red ball. In front: red box, match: no." before
+A policy trained with `export --think-target` writes "In front: red box. Target: red ball, match: no." before
 each action (`--think-front`: "In front: red box." alone). The env logs the truth of each step beside it (target,
 front, on_target), so one pass over an eval run tells three failures apart:
 - the words are wrong (the target, the front, or the match word, each against the log);
@@ -22,15 +22,19 @@ from rich.table import Table
 
 from viragent.agent import load_run
 
-# What the export writes (agent/datasets.thought_answer); every part but the front is optional.
-THOUGHT = re.compile(r"(?:Target: (?P<target>[^.]+)\. )?In front: (?P<front>[^.,]+)(?:, match: (?P<match>yes|no))?\.")
+# What the export writes (agent/datasets.thought_answer), read part by part: the order of the parts changed once
+# (the target first, then what is in front: README "Name the target"), and each part but the front is optional.
+FRONT, TARGET, MATCH = (re.compile(p) for p in (r"In front: ([^.,]+)", r"Target: ([^.,]+)", r"match: (yes|no)"))
 ACTING = ("pickup", "toggle")  # the moves that act on the object in front
 
 
 def read_thought(raw_text: str) -> dict | None:
     """The policy's words before its action, or None where it wrote none."""
-    found = THOUGHT.search(raw_text or "")
-    return found.groupdict() if found else None
+    parts = {name: pattern.search(raw_text or "") for name, pattern in
+             (("front", FRONT), ("target", TARGET), ("match", MATCH))}
+    if parts["front"] is None:
+        return None
+    return {name: found.group(1) if found else None for name, found in parts.items()}
 
 
 def tally(steps: list[dict]) -> dict[str, Counter]:

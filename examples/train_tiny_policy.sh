@@ -75,8 +75,8 @@ GRID_QUESTIONS_WEIGHT=${GRID_QUESTIONS_WEIGHT:-0.3}
 # some 3,500 steps of questions alone (README "Say what is in front before acting"). Needs BabyAI demonstrations
 # collected by this version (they log what the agent faces); an older demos-babyai is refused with that fix.
 [ "${THINK_FRONT:-0}" = 1 ] && THINK_FLAG=--think-front || THINK_FLAG=
-# THINK_TARGET=1: every BabyAI answer first names what the mission asks for now, what the agent faces and whether
-# they are the same object, "Target: red ball. In front: red box, match: no. turn_left()" (export --think-target),
+# THINK_TARGET=1: every BabyAI answer first names what the agent faces, what the mission asks for now and whether
+# they are the same object, "In front: red box. Target: red ball, match: no. turn_left()" (export --think-target),
 # so the pickup decision follows one word of the policy's own. With THINK_FRONT alone the policy named the wrong
 # object right and picked it up anyway (README "Say what is in front before acting").
 [ "${THINK_TARGET:-0}" = 1 ] && THINK_FLAG=--think-target

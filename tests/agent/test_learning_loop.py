@@ -327,7 +327,7 @@ def test_egocentric_view_and_image_last_from_collect_to_eval(tmp_path):
         step = logged[thought["id"]]
         match = "" if step["on_target"] is None else ", match: " + ("yes" if step["on_target"] else "no")
         assert thought["conversations"][1]["value"] == \
-            f"Target: {step['target']}. In front: {step['front']}{match}. " + plain["conversations"][1]["value"]
+            f"In front: {step['front']}. Target: {step['target']}{match}. " + plain["conversations"][1]["value"]
         assert step["target"] in plain["conversations"][0]["value"]  # goto: the mission's own words
     old = tmp_path / "old"  # a run logged before `front` and `target` were: its steps have no such columns
     shutil.copytree(demos, old)
