@@ -3,7 +3,8 @@
 A policy trained with `export --think-target` writes "In front: red box. Target: red ball, match: no." before
 each action (`--think-front`: "In front: red box." alone). The env logs the truth of each step beside it (target,
 front, on_target), so one pass over an eval run tells three failures apart:
-- the words are wrong (the target, the front, or the match word, each against the log);
+- the words are wrong (the target, the front, or the match word, each against the log; "object named right"
+  counts only the steps facing an object, where the name decides a pickup);
 - the words are right and the action ignores them (pickup or toggle after "match: no");
 - the policy never faces its target at all.
 
@@ -59,6 +60,10 @@ def tally(steps: list[dict]) -> dict[str, Counter]:
         if step["on_target"] is not None:
             row["facing an object"] += 1
             row["match right"] += said["match"] == ("yes" if step["on_target"] else "no")
+            row["object named right"] += said["front"] == step["front"]
+            # a wrong name with the type of the target the policy itself named: the target's words copied
+            row["misnamed as the target"] += said["front"] != step["front"] and said["target"] is not None and \
+                said["front"].split()[-1] == said["target"].split()[-1]
         if said["match"] is not None and move in ACTING:
             row[f"{move} after match: {said['match']}"] += 1
     return table
@@ -79,12 +84,15 @@ def main(argv: list[str] | None = None) -> dict:
         return f"{100 * row[right] / row[said]:.0f} % of {row[said]}" if row[said] else "-"
 
     view = Table(title=f"BabyAI thoughts against the log: {args.run}")
-    for column in ("family", "steps", "with a thought", "target right", "front right", "match right",
+    for column in ("family", "steps", "with a thought", "target right", "front right", "object named right",
+                   "misnamed as the target", "match right",
                    "pickup facing target / other", "pickup after yes / no", "toggle after yes / no"):
         view.add_column(column, justify="left" if column == "family" else "right")
     for family, row in table.items():
         view.add_row(family, str(row["steps"]), str(row["with a thought"]),
                      share(row, "target right", "target said"), share(row, "front right", "front said"),
+                     share(row, "object named right", "facing an object"),
+                     str(row["misnamed as the target"]),
                      share(row, "match right", "facing an object"),
                      f"{row['pickup facing target']} / {row['pickup facing other']}",
                      f"{row['pickup after match: yes']} / {row['pickup after match: no']}",

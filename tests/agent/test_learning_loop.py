@@ -434,6 +434,7 @@ def test_babyai_thoughts_score_true_words_as_right_and_flipped_ones_as_wrong(tmp
     assert row["with a thought"] == row["steps"] == len(steps)
     assert row["target right"] == row["target said"] == len(steps) and row["front right"] == len(steps)
     assert row["facing an object"] > 0 and row["match right"] == row["facing an object"]
+    assert row["object named right"] == row["facing an object"] and row["misnamed as the target"] == 0
     assert row["pickup after match: yes"] == row["pickup facing target"] > 0
     assert row["pickup after match: no"] == row["pickup facing other"]
     for step in steps:
@@ -441,6 +442,11 @@ def test_babyai_thoughts_score_true_words_as_right_and_flipped_ones_as_wrong(tmp
             .replace("match: X", "match: no")
     flipped = thoughts.tally(steps)["pickup"]
     assert flipped["match right"] == 0 and flipped["pickup after match: no"] > 0
+    for step in steps:  # what the tt run's policy did: the target's words in place of the object in front
+        said = thoughts.read_thought(step["raw_text"])
+        step["raw_text"] = step["raw_text"].replace(f"In front: {said['front']}.", f"In front: {said['target']}.")
+    copied = thoughts.tally(steps)["pickup"]
+    assert copied["misnamed as the target"] == copied["facing an object"] - copied["object named right"] > 0
     assert thoughts.read_thought("forward()") is None  # an answer without words is counted, not misread
 
 
