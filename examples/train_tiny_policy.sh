@@ -13,6 +13,8 @@
 #   POSITION_LOSS=1 bash examples/train_tiny_policy.sh       with the position-token loss (its `pretrained` stage: README)
 #   THINK_FRONT=1 TEXT_STEPS=800 bash examples/train_tiny_policy.sh   answers that say what is in front, after a
 #                                                                   text stage that compares names (not shipped, README)
+#   THINK_TARGET=1 TEXT_STEPS=800 NEAR_OBJECT_EPISODES=150 bash examples/train_tiny_policy.sh   answers that name
+#                                                                   the target and say whether it is in front (not shipped, README)
 #   PRE_STEPS, INS_STEPS override the schedule (PRE_STEPS=3000: better pointing, MiniWoB 70.0 %, BabyAI 32.0 %;
 #                                               not shipped, README "Time does")
 set -euo pipefail
