@@ -42,7 +42,8 @@ def thought_answer(step: dict, answer: str, with_target: bool) -> str:
     """The expert's action after the words a policy should think first. With the target, the comparison is a word
     of its own ("match: no"): in the front-only answers the tiny policy named the object right and picked up the
     wrong one anyway (README "Say what is in front"), so the pickup decision gets a token that says it. What is in
-    front comes first: written after the target, it was the target's words copied (README "Name the target")."""
+    front comes first, where a target written just before it cannot be copied into it; the tiny policy named the
+    target there anyway, in either order (README "Name the target", "What is in front first")."""
     if not with_target or not step.get("target"):
         return f"In front: {step['front']}. {answer}"
     match = "" if step.get("on_target") is None else f", match: {'yes' if step['on_target'] else 'no'}"
