@@ -2,14 +2,13 @@
 
 A policy trained with `export --think-target` writes "In front: red box. Target: red ball, match: no." before
 each action (`--think-front`: "In front: red box." alone). The env logs the truth of each step beside it (target,
-front, on_target), so one pass over an eval run tells three failures apart:
+front, on_target), so one pass over an eval run tells two failures apart:
 - the words are wrong (the target, the front, or the match word, each against the log; "object named right"
   counts only the steps facing an object, where the name decides a pickup);
-- the words are right and the action ignores them (pickup or toggle after "match: no");
-- the policy never faces its target at all.
+- the words are right and the action ignores them (pickup or toggle after "match: no").
 
     viragent eval --policy internvl:runs/tt/instruct/final --suite babyai --episodes 50 --out runs/tt/eval-babyai
-    python examples/babyai_thoughts.py runs/tt/eval-babyai/final/babyai/run
+    python examples/babyai_thoughts.py runs/tt/eval-babyai/runs_tt_instruct_final/babyai/run
 """
 
 from __future__ import annotations
