@@ -23,25 +23,17 @@ from rich.table import Table
 
 from viragent.agent import load_run
 from viragent.environments import make_env
+from viragent.environments.embodied.babyai import current_target
 
 PICKING_FAMILIES = ("pickup", "putnext", "pick-up-then-go-to")
-
-
-def named_objects(level) -> list:
-    """The objects a mission asks to pick up: minigrid's verifier keeps them in the instruction's obj_set."""
-    instrs = level.instrs
-    if hasattr(instrs, "desc_move"):  # PutNextInstr: move desc_move next to desc_fixed
-        return instrs.desc_move.obj_set
-    if hasattr(instrs, "instr_a"):  # BeforeInstr: pick up (instr_a), then go to
-        return instrs.instr_a.desc.obj_set
-    return instrs.desc.obj_set
 
 
 def replay(env, seed: int, actions: list[dict]) -> dict:
     """One episode again: what it picked up first, its pickups while carrying, drops with empty hands."""
     env.reset(seed=seed)
     level = env.unwrapped.level
-    targets, first, counts, success = named_objects(level), None, Counter(), False
+    # At the start, what the mission asks for first is the object to pick up (the verifier's obj_set).
+    targets, first, counts, success = current_target(level)[1], None, Counter(), False
     for action in actions:
         carried = level.carrying
         if action["type"] == "pickup" and carried is not None:

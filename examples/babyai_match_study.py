@@ -184,7 +184,8 @@ def main(argv: list[str] | None = None):
     scoring = commands.add_parser("score")
     scoring.add_argument("--policy", required=True)
     scoring.add_argument("--questions", type=int, default=200)
-    scoring.add_argument("--text", action="store_true", help="pure-text questions, as `viragent screens --world text` writes")
+    scoring.add_argument("--text", action="store_true",
+                         help="pure-text questions, as `viragent screens --world text` writes")
     text = commands.add_parser("text")
     text.add_argument("--hidden", type=int, default=256)
     text.add_argument("--steps", type=int, default=3000)

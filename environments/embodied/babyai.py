@@ -220,7 +220,7 @@ class BabyAIEnv(gym.Env):
         info = {"task": f"babyai/{self.family}", "step": self._steps, "success": success,
                 "agent_pos": [int(v) for v in self.level.agent_pos], "agent_dir": int(self.level.agent_dir),
                 "front": describe(facing), "target": target,
-                "on_target": None if facing is None or facing.type in ("wall", "goal", "lava")
+                "on_target": None if facing is None or facing.type not in (*CARRIABLE, "door")
                 else any(facing is o for o in wanted)}
         if self.text_regions:
             info["regions"] = self.object_regions()
