@@ -145,6 +145,9 @@ def export(
     think_target: bool = typer.Option(False, help="answer 'In front: red box. Target: red ball, match: no. "
                                                   "turn_left()': what the agent faces, what the mission asks for "
                                                   "now and whether they agree (BabyAI)"),
+    look_first: bool = typer.Option(False, help="the prompt says what the agent faces ('In front of you: red "
+                                                "box.'), the answer 'Target: red ball, match: no. turn_left()', and "
+                                                "each screen is also asked 'What is in front of you?' (BabyAI)"),
 ):
     """Runs -> InternVL SFT jsonl + meta json (readable by the official InternVL training scripts)."""
     from viragent.agent.datasets import ExportFilter, export_sft
@@ -154,7 +157,8 @@ def export(
         meta = export_sft(runs, out, name, ExportFilter(successful_only=not all_episodes, dedupe=not no_dedupe,
                                                          max_per_task=max_per_task, bins=bins, retype=retype,
                                                          retype_all_steps=retype_all_steps, image=image,
-                                                         think_front=think_front, think_target=think_target))
+                                                         think_front=think_front, think_target=think_target,
+                                                         look_first=look_first))
     except (ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
     table = Table(title=f"{name}: {meta['length']} samples -> {meta['annotation']}")

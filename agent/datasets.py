@@ -15,9 +15,9 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from viragent.tools import InternVLCodec, Type, action_from_dict
+from viragent.tools import Done, InternVLCodec, Type, action_from_dict
 
-from .prompts import user_prompt
+from .prompts import LOOK_QUESTION, user_prompt
 from .trajectory import load_run
 
 
@@ -36,18 +36,36 @@ class ExportFilter:
     # answer "In front: red box. Target: red ball, match: no. turn_left()": what the agent faces, what the mission
     # asks for now and whether they are the same object, where the step recorded them (implies think_front)
     think_target: bool = False
+    # "look first": where the step recorded what the agent faces, the prompt says it as text ("In front of you: red
+    # box.") and the answer is "Target: red ball, match: no. turn_left()"; each such screen also gets the question
+    # the policy asks itself first (prompts.LOOK_QUESTION -> done(answer="red box")). See InternVLPolicy.act.
+    look_first: bool = False
 
 
-def thought_answer(step: dict, answer: str, with_target: bool) -> str:
+def thought_answer(step: dict, answer: str, with_target: bool, with_front: bool = True) -> str:
     """The expert's action after the words a policy should think first. With the target, the comparison is a word
     of its own ("match: no"): in the front-only answers the tiny policy named the object right and picked up the
     wrong one anyway (README "Say what is in front"), so the pickup decision gets a token that says it. What is in
     front comes first, where a target written just before it cannot be copied into it; the tiny policy named the
     target there anyway, in either order (README "Name the target", "What is in front first")."""
+    front = f"In front: {step['front']}. " if with_front else ""
     if not with_target or not step.get("target"):
-        return f"In front: {step['front']}. {answer}"
+        return f"{front}{answer}"
     match = "" if step.get("on_target") is None else f", match: {'yes' if step['on_target'] else 'no'}"
-    return f"In front: {step['front']}. Target: {step['target']}{match}. {answer}"
+    return f"{front}Target: {step['target']}{match}. {answer}"
+
+
+def look_sample(run, step: dict, image: Path, position: str, seen: set) -> dict | None:
+    """The question a look-first policy asks itself about this screen, answered with what the step recorded;
+    None when the same screen was asked about already."""
+    key = ("look", _screen_digest(image))
+    if key in seen:
+        return None
+    seen.add(key)
+    return {"id": f"{run.manifest['run_id']}/{step['episode_id']}/{step['step']}/look", "image": str(image.resolve()),
+            "conversations": [{"from": "human", "value": user_prompt(LOOK_QUESTION, [], image=position)},
+                              {"from": "gpt", "value": InternVLCodec().encode(Done(answer=step["front"]))}],
+            "env_id": step["env_id"]}
 
 
 def _screen_digest(path: Path) -> str:
@@ -100,7 +118,8 @@ def run_to_samples(run_dir: str | Path, filters: ExportFilter) -> list[dict]:
     per_task: Counter = Counter()
     codec, rng = InternVLCodec(filters.bins), random.Random(filters.seed)
     for flag, column, what in (("think_front", "front", "what the agent faces"),
-                               ("think_target", "target", "what the mission asks for now")):
+                               ("think_target", "target", "what the mission asks for now"),
+                               ("look_first", "front", "what the agent faces")):
         if getattr(filters, flag) and run.steps.column(column).null_count == run.steps.num_rows:
             raise ValueError(f"{run_dir} records nothing about {what}, so --{flag.replace('_', '-')} has nothing to "
                              f"write; collect it again with this version of `viragent collect` (BabyAI reports it)")
@@ -134,14 +153,21 @@ def run_to_samples(run_dir: str | Path, filters: ExportFilter) -> list[dict]:
                 if filters.max_per_task is not None and per_task[step["env_id"]] >= filters.max_per_task:
                     continue
                 image = run.screen_path(step["screenshot"])
-                prompt = user_prompt(instruction if suffix else step["instruction"], shown, image=filters.image)
+                looked = step.get("front") if filters.look_first else None
+                prompt = user_prompt(instruction if suffix else step["instruction"], shown, image=filters.image,
+                                     seen=looked)
                 if filters.dedupe:
                     key = (_screen_digest(image), prompt, answer)
                     if key in seen:
                         continue
                     seen.add(key)
                 per_task[step["env_id"]] += 1
-                if (filters.think_front or filters.think_target) and step.get("front"):
+                if looked:
+                    answer = thought_answer(step, answer, with_target=True, with_front=False)
+                    look = look_sample(run, step, image, filters.image, seen)
+                    if look is not None:
+                        samples.append(look)
+                elif (filters.think_front or filters.think_target) and step.get("front"):
                     # The policy names what it faces, then acts: the action's tokens can then match the mission's
                     # words against that text instead of against the picture (README "Say what is in front").
                     # The history keeps the bare actions, as the agent loop shows them.

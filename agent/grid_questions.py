@@ -32,7 +32,7 @@ from PIL import Image
 from viragent.environments.embodied.babyai import CARRIABLE, FAMILIES, BabyAIEnv, describe, grid_object
 from viragent.tools import Done, InternVLCodec
 
-from .prompts import user_prompt
+from .prompts import LOOK_QUESTION, SEEN_LINE, user_prompt
 
 COLOURS = ("red", "green", "blue", "purple", "yellow", "grey")  # minigrid's COLOR_NAMES
 _CODEC = InternVLCodec()
@@ -90,7 +90,7 @@ def ask(env: BabyAIEnv, rng: random.Random) -> tuple[str, str]:
     objects = [c for c in env.level.grid.grid if is_object(c)]
     roll = rng.random()
     if roll < 0.3 or not objects:
-        return "What is in front of you?", describe(front)
+        return LOOK_QUESTION, describe(front)
     if roll < 0.65 and is_object(front):
         return is_it_in_front(front, rng)
     if roll < 0.65 and rng.random() < 0.3:  # some "no" with nothing worth picking up in front
@@ -103,7 +103,7 @@ def ask(env: BabyAIEnv, rng: random.Random) -> tuple[str, str]:
     unseen = [name_of(c) for c in objects if name_of(c) not in seen]
     name = rng.choice(unseen) if unseen and rng.random() < 0.5 else near_miss(rng.choice(objects), rng)
     if name in seen:
-        return "What is in front of you?", describe(front)
+        return LOOK_QUESTION, describe(front)
     return f"Where is the {name}?", "not in view"
 
 
@@ -163,7 +163,7 @@ def text_match_question(rng: random.Random) -> tuple[str, str, str]:
     front = random_object(rng)
     question, answer = is_it_in_front(front, rng)
     seen = describe(front)
-    prompt = user_prompt(question, [], image="last").replace("<image>", f"In front of you: {seen}.")
+    prompt = user_prompt(question, [], image="last").replace("<image>", f"{SEEN_LINE}{seen}.")
     return prompt, f"In front: {seen}. {_CODEC.encode(Done(answer=answer))}", seen
 
 

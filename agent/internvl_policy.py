@@ -16,7 +16,7 @@ from viragent.model.inference import VLMEngine, pick_device_dtype
 from viragent.model.loading import build_random, load_pretrained, resolve_checkpoint
 from viragent.model.processor import InternVLChatProcessor
 from viragent.model.tokenizer import train_tokenizer
-from viragent.tools import ACTION_TYPES, Click, InternVLCodec, Key, Type
+from viragent.tools import ACTION_TYPES, Click, Done, InternVLCodec, Key, Type
 
 from .policies import PolicyOutput
 from .prompts import SYSTEM_PROMPT, user_prompt
@@ -58,9 +58,12 @@ class InternVLPolicy:
 
     def __init__(self, engine: VLMEngine, name: str = "internvl", max_new_tokens: int = 48,
                  temperature: float = 0.0, seed: int = 0, image: str = "first",
-                 env_options: dict[str, dict] | None = None):
+                 env_options: dict[str, dict] | None = None, look: dict[str, str] | None = None):
         self.engine, self.name = engine, name
         self.image = image  # where the screenshot sits in the prompt: as the checkpoint was trained
+        # suite -> a question the policy asks itself about the screen alone before acting there; its answer goes
+        # into the action prompt as text (export --look-first, prompts.LOOK_QUESTION)
+        self.look = look or {}
         # suite -> env options the training data was collected with (e.g. BabyAI's egocentric view): the runner
         # builds that suite's envs with them unless told otherwise, so the policy sees what it learned from
         self.env_options = env_options or {}
@@ -72,12 +75,27 @@ class InternVLPolicy:
 
     def act(self, observation: Observation, history: list[str]) -> PolicyOutput:
         self._calls += 1
-        prompt = user_prompt(observation.instruction, history, image=self.image)
-        gen = self.engine.generate([observation.screenshot], [prompt],
-                                   max_new_tokens=self.max_new_tokens,
-                                   temperature=self.temperature, seed=self.seed + self._calls)[0]
-        return PolicyOutput.from_text(gen.text, n_tokens=len(gen.token_ids), logprob_sum=gen.logprob_sum,
+        question = self.look.get(str(observation.info.get("task", "")).split("/")[0])
+        seen = self.look_at(observation, question) if question else None
+        prompt = user_prompt(observation.instruction, history, image=self.image, seen=seen)
+        gen = self._generate(observation, prompt)
+        # The log keeps what the policy saw first, in the words a thinking policy writes ("In front: red box."),
+        # so the report and examples/babyai_thoughts.py read both kinds of policy alike.
+        text = gen.text if seen is None else f"In front: {seen}. {gen.text}"
+        return PolicyOutput.from_text(text, n_tokens=len(gen.token_ids), logprob_sum=gen.logprob_sum,
                                       logprob_mean=gen.logprob_mean)
+
+    def look_at(self, observation: Observation, question: str) -> str:
+        """The policy's own answer to `question` about the screen, with no task or history in the prompt."""
+        gen = self._generate(observation, user_prompt(question, [], image=self.image))
+        action = InternVLCodec().parse(gen.text)
+        answer = action.answer if isinstance(action, Done) else None
+        # Unparsable: the raw words, cut to a phrase, so the action prompt still has the format it was trained on.
+        return (answer or gen.text.strip().split("\n")[0][:40] or "nothing").rstrip(".")
+
+    def _generate(self, observation: Observation, prompt: str):
+        return self.engine.generate([observation.screenshot], [prompt], max_new_tokens=self.max_new_tokens,
+                                    temperature=self.temperature, seed=self.seed + self._calls)[0]
 
     @classmethod
     def from_spec(cls, spec: str, seed: int = 0, device: str | None = None) -> "InternVLPolicy":
@@ -87,7 +105,7 @@ class InternVLPolicy:
         # tiny sees one 224-px tile and no system prompt: ~110 tokens a sample instead of ~230 is twice the
         # training speed on a CPU, and a model trained from scratch learns the format from the data itself.
         settings = {"max_tiles": 1, "system": None} if spec == "tiny" else {"max_tiles": 6, "system": SYSTEM_PROMPT}
-        prompt, env_options = {"image": "first"}, {}
+        prompt, env_options = {"image": "first", "look": {}}, {}
         if spec in PRESETS:
             tokenizer = tiny_tokenizer()  # published presets without weights get it too: no Qwen3 offline
             model = build_random(spec, tokenizer, seed=seed, dtype=dtype, device=device_)
@@ -106,7 +124,7 @@ class InternVLPolicy:
                                           tokens_per_tile=tokens_per_tile(model.config),
                                           max_tiles=settings["max_tiles"], system=settings["system"])
         return cls(VLMEngine(model, processor), name=f"internvl:{spec}", seed=seed, image=prompt["image"],
-                   env_options=env_options)
+                   env_options=env_options, look=prompt["look"])
 
     def processor_settings(self) -> dict:
         """What a checkpoint trained from this policy must be served with (saved in viragent.json)."""

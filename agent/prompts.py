@@ -19,13 +19,22 @@ SYSTEM_PROMPT = (
 IMAGE_POSITIONS = ("first", "last")
 
 
-def user_prompt(instruction: str, history: list[str], image: str = "first") -> str:
+# "Look first" (export --look-first): the policy is first asked this about the screen alone, with no task in the
+# prompt, and its answer goes into the action prompt as text (`seen`). Why: asked with the mission in the prompt,
+# the tiny policy named the mission's object as the one in front (README "Name the target too"); asked alone, it
+# names it right (README "Questions about BabyAI scenes": 99 %).
+LOOK_QUESTION = "What is in front of you?"
+SEEN_LINE = "In front of you: "
+
+
+def user_prompt(instruction: str, history: list[str], image: str = "first", seen: str | None = None) -> str:
     previous = "\n".join(history) if history else "none"
+    looked = f"{SEEN_LINE}{seen}.\n" if seen is not None else ""
     if image == "last":
-        return f"Task: {instruction}\nPrevious actions:\n{previous}\n<image>\nNext action:"
+        return f"Task: {instruction}\nPrevious actions:\n{previous}\n{looked}<image>\nNext action:"
     if image != "first":
         raise ValueError(f"image position must be one of {IMAGE_POSITIONS}, not {image!r}")
-    return f"<image>\nTask: {instruction}\nPrevious actions:\n{previous}\nNext action:"
+    return f"<image>\nTask: {instruction}\nPrevious actions:\n{previous}\n{looked}Next action:"
 
 
 def image_position(prompt: str) -> str | None:

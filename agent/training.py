@@ -16,7 +16,7 @@ from viragent.model.train.sft import SFTConfig, train_sft
 from .datasets import load_mixture, mixture_env_options
 from .evaluation import EVAL_SEED_START, evaluate
 from .internvl_policy import InternVLPolicy
-from .prompts import image_position
+from .prompts import LOOK_QUESTION, SEEN_LINE, image_position
 
 
 def sft_from_data(init: str, data: list[str] | str | Path, config: SFTConfig, eval_env_ids: list[str] | None = None,
@@ -32,6 +32,9 @@ def sft_from_data(init: str, data: list[str] | str | Path, config: SFTConfig, ev
     console.print(f"sft: {len(samples)} samples, init {init}, {config.steps} steps of {config.batch_size}")
     # The checkpoint is served with the prompt layout it was trained on (recorded below, read by from_spec).
     policy.image = data_image_position(samples, data) or policy.image
+    # Look-first per suite as the data's demonstrations of that suite were written; other suites keep the init's.
+    demonstrated = {suite for suite, _ in demonstrations(samples)}
+    policy.look = {**{k: v for k, v in policy.look.items() if k not in demonstrated}, **data_looks(samples)}
     # Per suite the data's env options win over the init checkpoint's (empty ones too: full-view data makes a
     # full-view policy even from an egocentric init).
     served = {**policy.env_options, **mixture_env_options(data)}
@@ -47,7 +50,8 @@ def sft_from_data(init: str, data: list[str] | str | Path, config: SFTConfig, ev
     hook = evaluate_in_envs if eval_env_ids else None
     return train_sft(policy.engine.model, policy.engine.processor, samples, config, evaluate=hook,
                      meta={"init": init, "data": data, "processor": policy.processor_settings(),
-                           "prompt": {"image": policy.image}, "env": policy.env_options})
+                           "prompt": {"image": policy.image, **({"look": policy.look} if policy.look else {})},
+                           "env": policy.env_options})
 
 
 def data_image_position(samples: list[dict], data: list[str]) -> str | None:
@@ -59,3 +63,19 @@ def data_image_position(samples: list[dict], data: list[str]) -> str | None:
         raise ValueError(f"the data ({', '.join(data)}) mixes prompts with the image first and last; export "
                          f"every dataset with the same --image")
     return found.pop() if found else None
+
+
+def demonstrations(samples: list[dict]):
+    """(suite, prompt) of each sample exported from a run: env ids like "babyai/goto", not generated screens
+    ("generated/…") or text-only samples."""
+    for s in samples:
+        env_id = s.get("env_id", "")
+        if s.get("image") and "/" in env_id and not env_id.startswith("generated/"):
+            yield env_id.split("/")[0], s["conversations"][0]["value"]
+
+
+def data_looks(samples: list[dict]) -> dict[str, str]:
+    """Suite -> the question a look-first policy asks itself there: the suites whose demonstrations say in the
+    prompt what the agent faces (export --look-first)."""
+    suites = {suite for suite, prompt in demonstrations(samples) if f"\n{SEEN_LINE}" in prompt}
+    return {suite: LOOK_QUESTION for suite in sorted(suites)}

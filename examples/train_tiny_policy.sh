@@ -15,6 +15,8 @@
 #                                                                   text stage that compares names (not shipped, README)
 #   THINK_TARGET=1 TEXT_STEPS=800 NEAR_OBJECT_EPISODES=150 bash examples/train_tiny_policy.sh   answers that name
 #                                                                   the target and say whether it is in front (not shipped, README)
+#   LOOK_FIRST=1 TEXT_STEPS=800 NEAR_OBJECT_EPISODES=150 bash examples/train_tiny_policy.sh   the policy asks itself
+#                                                                   what is in front first, then acts on its answer (README)
 #   PRE_STEPS, INS_STEPS override the schedule (PRE_STEPS=3000: better pointing, MiniWoB 70.0 %, BabyAI 32.0 %;
 #                                               not shipped, README "Time does")
 set -euo pipefail
@@ -85,6 +87,12 @@ GRID_QUESTIONS_WEIGHT=${GRID_QUESTIONS_WEIGHT:-0.3}
 # front (right in 20-30 % of the steps facing one); BabyAI 32.0 % and 28.4 % in two orders; not shipped (README
 # "Name the target too").
 [ "${THINK_TARGET:-0}" = 1 ] && THINK_FLAG=--think-target
+# LOOK_FIRST=1: the policy first asks itself "What is in front of you?" about the BabyAI screen alone, then acts
+# with its answer in the prompt as text ("In front of you: red box."), answering "Target: red ball, match: no.
+# turn_left()" (export --look-first; each screen's question is in the data too). Why: with the mission in the
+# prompt, THINK_TARGET's policy named the mission's object as the one in front; asked alone, the tiny model names
+# it right. Two passes per BabyAI step.
+[ "${LOOK_FIRST:-0}" = 1 ] && THINK_FLAG=--look-first
 # TEXT_STEPS=N: a stage before `pretrained`, N steps of 64 pure-text match questions ("In front of you: red box." ->
 # 'In front: red box. done(answer="no")'; `viragent screens --world text`), so the LLM learns to compare two object
 # names where it is cheap (no vision tower: 85 samples/s here) before THINK_FRONT's answers need it. TEXT_WEIGHT

@@ -337,6 +337,8 @@ def test_egocentric_view_and_image_last_from_collect_to_eval(tmp_path):
     assert r.exit_code == 2 and "records nothing about what the agent faces" in r.output
     r = runner.invoke(app, ["export", str(old), "--out", str(data), "--think-target"])
     assert r.exit_code == 2 and "records nothing about what the mission asks for now" in r.output
+    r = runner.invoke(app, ["export", str(old), "--out", str(data), "--look-first"])
+    assert r.exit_code == 2 and "records nothing about what the agent faces" in r.output
 
     r = runner.invoke(app, ["train", "sft", "--data", str(data / "last_meta.json"), "--steps", "2", "--batch-size", "4",
                             "--warmup", "1", "--out", str(ckpt)])
@@ -404,6 +406,68 @@ def test_demonstrations_started_next_to_objects_train_the_same_policy(tmp_path):
     assert r.exit_code == 0, r.output
     meta = json.loads((tmp_path / "data" / "viragent_sft_meta.json").read_text())["viragent_sft"]
     assert meta["env_options"] == {"babyai": {"view": "agent"}}
+
+
+def test_look_first_data_trains_a_policy_that_asks_itself_before_acting(tmp_path):
+    """export --look-first: each BabyAI step's prompt says what the agent faced (as logged) and its answer names the
+    target; each screen is also asked the look question. The checkpoint records it, and the policy served from it
+    asks the question about the screen alone first, then acts on its own answer; MiniWoB steps are asked once."""
+    import numpy as np
+
+    from viragent.agent.internvl_policy import InternVLPolicy
+    from viragent.agent.prompts import LOOK_QUESTION, user_prompt
+    from viragent.agent.trajectory import load_run
+    from viragent.environments import Observation
+
+    demos, data, ckpt = tmp_path / "demos", tmp_path / "data", tmp_path / "ckpt"
+    r = runner.invoke(app, ["collect", "--suite", "babyai", "--tasks", "pickup", "--episodes", "2", "--max-steps",
+                            "64", "--env-option", "view=agent", "--env-option", "start=object", "--out", str(demos)])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["export", str(demos), "--out", str(data), "--image", "last", "--look-first"])
+    assert r.exit_code == 0, r.output
+    run, samples = load_run(demos), load_sft(data / "viragent_sft_meta.json")
+    logged = {f"{run.manifest['run_id']}/{s['episode_id']}/{s['step']}": s for s in run.steps.to_pylist()}
+    looks = [s for s in samples if s["id"].endswith("/look")]
+    acts = [s for s in samples if not s["id"].endswith("/look")]
+    assert len(acts) == len(logged) and 0 < len(looks) <= len(acts)
+    assert len({Path(s["image"][0]).read_bytes() for s in looks}) == len(looks)  # one question per distinct screen
+    for sample in looks:
+        step = logged[sample["id"].removesuffix("/look")]
+        assert sample["conversations"][0]["value"] == user_prompt(LOOK_QUESTION, [], image="last")
+        assert sample["conversations"][1]["value"] == f'done(answer="{step["front"]}")'
+    matches = set()
+    for sample in acts:
+        step, (prompt, answer) = logged[sample["id"]], [turn["value"] for turn in sample["conversations"]]
+        assert prompt.startswith(f"Task: {step['instruction']}\n")
+        assert prompt.endswith(f"\nIn front of you: {step['front']}.\n<image>\nNext action:")
+        match = "" if step["on_target"] is None else ", match: " + ("yes" if step["on_target"] else "no")
+        assert answer.startswith(f"Target: {step['target']}{match}. ") and "In front:" not in answer
+        matches.add(match)
+    assert {", match: yes", ", match: no"} <= matches  # the near-object start faces another object, then the named one
+
+    r = runner.invoke(app, ["train", "sft", "--data", str(data / "viragent_sft_meta.json"), "--steps", "2",
+                            "--batch-size", "4", "--warmup", "1", "--out", str(ckpt)])
+    assert r.exit_code == 0, r.output
+    served = json.loads((ckpt / "final" / "viragent.json").read_text())["prompt"]
+    assert served == {"image": "last", "look": {"babyai": LOOK_QUESTION}}
+    policy = InternVLPolicy.from_spec(str(ckpt / "final"))
+    asked, generate = [], policy.engine.generate
+
+    def generate_and_record(images, prompts, **kwargs):  # the real model answers; the prompts are kept
+        asked.extend(prompts)
+        return generate(images, prompts, **kwargs)
+
+    policy.engine.generate = generate_and_record
+    screen = np.zeros((112, 112, 3), dtype=np.uint8)
+    out = policy.act(Observation(screen, "pick up the red ball", {"task": "babyai/pickup"}), ["forward()"])
+    assert len(asked) == 2 and asked[0] == user_prompt(LOOK_QUESTION, [], image="last")
+    before, after = user_prompt("pick up the red ball", ["forward()"], image="last", seen="\0").split("\0")
+    assert asked[1].startswith(before) and asked[1].endswith(after)
+    seen = asked[1][len(before):-len(after)]  # the policy's own answer, whatever a random-weight model says
+    assert seen and out.raw_text.startswith(f"In front: {seen}. ")
+    asked.clear()
+    policy.act(Observation(screen, "Click the button.", {"task": "miniwob/click-button"}), [])
+    assert asked == [user_prompt("Click the button.", [], image="last")]
 
 
 def test_babyai_front_probe_scores_the_bot_as_telling_objects_apart():
