@@ -148,6 +148,8 @@ def export(
     look_first: bool = typer.Option(False, help="the prompt says what the agent faces ('In front of you: red "
                                                 "box.'), the answer 'Target: red ball, match: no. turn_left()', and "
                                                 "each screen is also asked 'What is in front of you?' (BabyAI)"),
+    look_texts: int = typer.Option(0, help="with --look-first: N text-only copies of each step facing an object, "
+                                           "another object in front, answered from the mission's target"),
 ):
     """Runs -> InternVL SFT jsonl + meta json (readable by the official InternVL training scripts)."""
     from viragent.agent.datasets import ExportFilter, export_sft
@@ -158,7 +160,7 @@ def export(
                                                          max_per_task=max_per_task, bins=bins, retype=retype,
                                                          retype_all_steps=retype_all_steps, image=image,
                                                          think_front=think_front, think_target=think_target,
-                                                         look_first=look_first))
+                                                         look_first=look_first, look_texts=look_texts))
     except (ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
     table = Table(title=f"{name}: {meta['length']} samples -> {meta['annotation']}")

@@ -15,9 +15,10 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from viragent.tools import Done, InternVLCodec, Type, action_from_dict
+from viragent.tools import InternVLCodec, Type, action_from_dict
 
-from .prompts import LOOK_QUESTION, user_prompt
+from .look_first import look_sample, other_fronts
+from .prompts import user_prompt
 from .trajectory import load_run
 
 
@@ -40,6 +41,9 @@ class ExportFilter:
     # box.") and the answer is "Target: red ball, match: no. turn_left()"; each such screen also gets the question
     # the policy asks itself first (prompts.LOOK_QUESTION -> done(answer="red box")). See InternVLPolicy.act.
     look_first: bool = False
+    # with look_first: this many text-only copies of each step facing an object, another object in front
+    # (agent/look_first.other_fronts), so the match word is learned from the mission's target, not from the view
+    look_texts: int = 0
 
 
 def thought_answer(step: dict, answer: str, with_target: bool, with_front: bool = True) -> str:
@@ -53,19 +57,6 @@ def thought_answer(step: dict, answer: str, with_target: bool, with_front: bool 
         return f"{front}{answer}"
     match = "" if step.get("on_target") is None else f", match: {'yes' if step['on_target'] else 'no'}"
     return f"{front}Target: {step['target']}{match}. {answer}"
-
-
-def look_sample(run, step: dict, image: Path, position: str, seen: set) -> dict | None:
-    """The question a look-first policy asks itself about this screen, answered with what the step recorded;
-    None when the same screen was asked about already."""
-    key = ("look", _screen_digest(image))
-    if key in seen:
-        return None
-    seen.add(key)
-    return {"id": f"{run.manifest['run_id']}/{step['episode_id']}/{step['step']}/look", "image": str(image.resolve()),
-            "conversations": [{"from": "human", "value": user_prompt(LOOK_QUESTION, [], image=position)},
-                              {"from": "gpt", "value": InternVLCodec().encode(Done(answer=step["front"]))}],
-            "env_id": step["env_id"]}
 
 
 def _screen_digest(path: Path) -> str:
@@ -164,9 +155,12 @@ def run_to_samples(run_dir: str | Path, filters: ExportFilter) -> list[dict]:
                 per_task[step["env_id"]] += 1
                 if looked:
                     answer = thought_answer(step, answer, with_target=True, with_front=False)
-                    look = look_sample(run, step, image, filters.image, seen)
-                    if look is not None:
-                        samples.append(look)
+                    if ("look", _screen_digest(image)) not in seen:  # one question per distinct screen
+                        seen.add(("look", _screen_digest(image)))
+                        samples.append(look_sample(run.manifest["run_id"], step, image, filters.image))
+                    samples.extend(other_fronts(run.manifest["run_id"], step, {"instruction": instruction if suffix else step["instruction"],
+                                                       "history": shown, "image": filters.image},
+                                                filters.look_texts, rng))
                 elif (filters.think_front or filters.think_target) and step.get("front"):
                     # The policy names what it faces, then acts: the action's tokens can then match the mission's
                     # words against that text instead of against the picture (README "Say what is in front").
@@ -194,6 +188,18 @@ def export_sft(run_dirs: list[str | Path], out: str | Path, name: str = "viragen
     samples: list[dict] = []
     for run_dir in run_dirs:
         samples.extend(run_to_samples(run_dir, filters))
+    # Text-only copies (--look-texts) go to a dataset of their own, NAME_texts, so a mixture can weight them.
+    texts = [s for s in samples if "image" not in s]
+    samples = [s for s in samples if "image" in s]
+    meta = _write_dataset(out, name, samples, env_options)
+    if texts:
+        _write_dataset(out, f"{name}_texts", texts, {})
+    counts = Counter(s["env_id"] for s in samples + texts)
+    return {**meta, "per_task": dict(sorted(counts.items()))}
+
+
+def _write_dataset(out: Path, name: str, samples: list[dict], env_options: dict) -> dict:
+    """OUT/NAME.jsonl and OUT/NAME_meta.json; returns the meta entry."""
     jsonl = out / f"{name}.jsonl"
     with jsonl.open("w", encoding="utf-8") as f:
         for sample in samples:
@@ -203,8 +209,7 @@ def export_sft(run_dirs: list[str | Path], out: str | Path, name: str = "viragen
     meta = {name: {"root": "/", "annotation": str(jsonl.resolve()), "data_augment": False, "repeat_time": 1,
                    "length": len(samples), "env_options": env_options}}
     (out / f"{name}_meta.json").write_text(json.dumps(meta, indent=2))
-    counts = Counter(s["env_id"] for s in samples)
-    return {**meta[name], "per_task": dict(sorted(counts.items()))}
+    return meta[name]
 
 
 # Env options for collecting only, which change nothing about how the trained policy is served: `text_regions`

@@ -1,8 +1,9 @@
 """Does a thinking BabyAI policy say what is true, and does it act on what it says?
 
 A policy trained with `export --think-target` writes "In front: red box. Target: red ball, match: no." before
-each action (`--think-front`: "In front: red box." alone). The env logs the truth of each step beside it (target,
-front, on_target), so one pass over an eval run tells two failures apart:
+each action (`--think-front`: "In front: red box." alone). A `--look-first` policy's log reads the same: its own
+answer to "What is in front of you?" is written before its action's words. The env logs the truth of each step
+beside it (target, front, on_target), so one pass over an eval run tells two failures apart:
 - the words are wrong (the target, the front, or the match word, each against the log; "object named right"
   counts only the steps facing an object, where the name decides a pickup);
 - the words are right and the action ignores them (pickup or toggle after "match: no").

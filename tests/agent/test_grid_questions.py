@@ -147,3 +147,23 @@ def test_match_study_data_is_balanced_and_consistent(tmp_path):
         assert answer == ("yes" if set(asked.split()) <= set(front.split()) else "no")
         answers[answer] += 1
     assert len(samples) == 40 and min(answers.values()) >= 10
+
+
+def test_other_fronts_are_named_by_the_target_or_not_as_drawn():
+    """look_first's objects: one the target names matches it (a door closed, a missing colour or type drawn), one
+    it does not name never does, and the near misses are one word away."""
+    import random
+
+    from viragent.agent.look_first import acts_on_target, matches, object_named, object_not_named
+
+    rng = random.Random(0)
+    for target in ("red ball", "ball", "grey door", "door", "key"):
+        named = [object_named(target, rng) for _ in range(50)]
+        assert all(matches(target, front) for front in named)
+        assert all(not matches(target, object_not_named(target, rng)) for _ in range(200))
+    assert object_named("grey door", rng) == "closed grey door" and matches("door", "open red door")
+    assert not matches("red ball", "red box") and not matches("red ball", "blue ball")
+    assert acts_on_target("put the red ball next to the green key", "red ball")
+    assert not acts_on_target("put the red ball next to the green key", "green key")
+    assert acts_on_target("pick up a key, then go to the blue box", "key")
+    assert not acts_on_target("go to the purple ball", "purple ball")

@@ -4,6 +4,7 @@ import importlib.util
 import json
 import os
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -415,6 +416,7 @@ def test_look_first_data_trains_a_policy_that_asks_itself_before_acting(tmp_path
     import numpy as np
 
     from viragent.agent.internvl_policy import InternVLPolicy
+    from viragent.agent.look_first import matches
     from viragent.agent.prompts import LOOK_QUESTION, user_prompt
     from viragent.agent.trajectory import load_run
     from viragent.environments import Observation
@@ -435,15 +437,33 @@ def test_look_first_data_trains_a_policy_that_asks_itself_before_acting(tmp_path
         step = logged[sample["id"].removesuffix("/look")]
         assert sample["conversations"][0]["value"] == user_prompt(LOOK_QUESTION, [], image="last")
         assert sample["conversations"][1]["value"] == f'done(answer="{step["front"]}")'
-    matches = set()
+    match_words = set()
     for sample in acts:
         step, (prompt, answer) = logged[sample["id"]], [turn["value"] for turn in sample["conversations"]]
         assert prompt.startswith(f"Task: {step['instruction']}\n")
         assert prompt.endswith(f"\nIn front of you: {step['front']}.\n<image>\nNext action:")
         match = "" if step["on_target"] is None else ", match: " + ("yes" if step["on_target"] else "no")
         assert answer.startswith(f"Target: {step['target']}{match}. ") and "In front:" not in answer
-        matches.add(match)
-    assert {", match: yes", ", match: no"} <= matches  # the near-object start faces another object, then the named one
+        match_words.add(match)
+    assert {", match: yes", ", match: no"} <= match_words  # the near-object start faces another object, then the named one
+    # --look-texts: text-only copies of the steps facing an object, in a dataset of their own, each with another
+    # object in the prompt and the answer the mission's target gives for it
+    r = runner.invoke(app, ["export", str(demos), "--out", str(data), "--name", "texts", "--image", "last",
+                            "--look-first", "--look-texts", "3"])
+    assert r.exit_code == 0, r.output
+    assert [s["id"] for s in load_sft(data / "texts_meta.json")] == [s["id"] for s in samples]
+    texts, facing = load_sft(data / "texts_texts_meta.json"), [s for s in logged.values() if s["on_target"] is not None]
+    assert len(texts) == 3 * len(facing) and not any(s.get("image") for s in texts)
+    answers = Counter()
+    for sample in texts:
+        prompt, answer = (turn["value"] for turn in sample["conversations"])
+        step = logged[sample["id"].rsplit("/", 1)[0]]
+        front = prompt.split("\nIn front of you: ")[1].removesuffix(".\nNext action:")
+        assert prompt.startswith(f"Task: {step['instruction']}\n") and "<image>" not in prompt
+        said = "yes" if matches(step["target"], front) else "no"
+        assert answer.startswith(f"Target: {step['target']}, match: {said}. ")
+        answers[said, answer.split(". ")[-1]] += 1
+    assert set(answers) == {("yes", "pickup()"), ("no", "turn_left()"), ("no", "turn_right()")}
 
     r = runner.invoke(app, ["train", "sft", "--data", str(data / "viragent_sft_meta.json"), "--steps", "2",
                             "--batch-size", "4", "--warmup", "1", "--out", str(ckpt)])

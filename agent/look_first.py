@@ -1,0 +1,95 @@
+"""Extra training samples for a look-first policy (export --look-first): the question it asks itself, and text-only
+copies of its decisions with another object in front.
+
+Why the copies: a look-first policy names the object in front right (82 % of the steps facing one, README "Look
+first"), but its "match" word said "yes" to whatever object it faced: the demonstrations hold under 3,000 such
+decisions, and the tiny model learns to compare two names only from many more (README "Say what is in front").
+Each copy keeps a real step's mission and history and puts another object in the prompt's "In front of you:"
+line, so the mission's target decides the answer: the same target and a matching object -> "match: yes" and the
+move that acts on it; any other object -> "match: no" and a turn, as the expert mostly does when it faces the wrong
+object. No picture (none would show that object), so they train at text speed.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from viragent.environments.embodied.babyai import CARRIABLE
+from viragent.tools import Done, InternVLCodec
+
+from .grid_questions import COLOURS
+from .prompts import LOOK_QUESTION, user_prompt
+
+_CODEC = InternVLCodec()
+ACTING_VERBS = ("pick up", "put", "open")  # a first part that acts on the object it names, when facing it
+
+
+def look_sample(run_id: str, step: dict, image: Path, position: str) -> dict:
+    """The question a look-first policy asks itself about this screen, answered with what the step recorded."""
+    return {"id": f"{run_id}/{step['episode_id']}/{step['step']}/look", "image": str(image.resolve()),
+            "conversations": [{"from": "human", "value": user_prompt(LOOK_QUESTION, [], image=position)},
+                              {"from": "gpt", "value": _CODEC.encode(Done(answer=step["front"]))}],
+            "env_id": step["env_id"]}
+
+
+def matches(target: str, front: str) -> bool:
+    """Whether the object described as `front` ("closed red door") is one the words `target` ("red door",
+    "door", "ball") name: every word of the target is in it."""
+    return set(target.split()) <= set(front.split())
+
+
+def acts_on_target(instruction: str, target: str) -> bool:
+    """Whether, facing its target, the mission's next move acts on it (pick up, toggle): the target is the object
+    of a pick up / put / open, not a go-to or a put's second object."""
+    return any(f"{verb} {article} {target}" in instruction for verb in ACTING_VERBS for article in ("the", "a"))
+
+
+def object_named(target: str, rng: random.Random) -> str:
+    """An object `target` names, the missing colour or type drawn at random; doors closed."""
+    words = target.split()
+    colour = next((w for w in words if w in COLOURS), rng.choice(COLOURS))
+    kind = words[-1] if words[-1] in (*CARRIABLE, "door") else rng.choice(CARRIABLE)
+    return f"closed {colour} door" if kind == "door" else f"{colour} {kind}"
+
+
+def object_not_named(target: str, rng: random.Random) -> str:
+    """An object `target` does not name; half the time one word away from one it names (the confusions a mission's
+    distractors offer)."""
+    while True:
+        named = object_named(target, rng).split()
+        if rng.random() < 0.5:  # another colour or another type than a named one
+            if rng.random() < 0.5:
+                named[-2] = rng.choice(COLOURS)
+            else:
+                named = [*named[-2:-1], rng.choice(CARRIABLE)]
+            front = " ".join(named)
+        else:
+            kind = rng.choice((*CARRIABLE, "door"))
+            front = f"{rng.choice(('closed', 'open'))} {rng.choice(COLOURS)} door" if kind == "door" \
+                else f"{rng.choice(COLOURS)} {kind}"
+        if not matches(target, front):
+            return front
+
+
+def other_fronts(run_id: str, step: dict, prompt_args: dict, n: int, rng: random.Random) -> list[dict]:
+    """N text-only copies of a step that faces an object, each with another object in front (module docstring).
+    `prompt_args`: the instruction, history and image position the step's own prompt was written with."""
+    target = step.get("target")
+    if not target or step.get("on_target") is None:
+        return []
+    can_say_yes = acts_on_target(prompt_args["instruction"], target)
+    copies = []
+    for k in range(n):
+        if can_say_yes and rng.random() < 0.5:
+            front = object_named(target, rng)
+            answer = f"Target: {target}, match: yes. {'toggle()' if front.endswith('door') else 'pickup()'}"
+        else:
+            front = object_not_named(target, rng)
+            answer = f"Target: {target}, match: no. {rng.choice(('turn_left()', 'turn_right()'))}"
+        prompt = user_prompt(prompt_args["instruction"], prompt_args["history"], image=prompt_args["image"],
+                             seen=front).replace("<image>\n", "")
+        copies.append({"id": f"{run_id}/{step['episode_id']}/{step['step']}/front{k + 1}",
+                       "conversations": [{"from": "human", "value": prompt}, {"from": "gpt", "value": answer}],
+                       "env_id": f"generated/text/{step['env_id']}"})
+    return copies
