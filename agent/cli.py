@@ -150,6 +150,8 @@ def export(
                                                 "each screen is also asked 'What is in front of you?' (BabyAI)"),
     look_texts: int = typer.Option(0, help="with --look-first: N text-only copies of each step facing an object, "
                                            "another object in front, answered from the mission's target"),
+    look_missions: int = typer.Option(0, help="with --look-first: N copies of each step facing an object, its "
+                                              "screen kept and the mission's target changed"),
 ):
     """Runs -> InternVL SFT jsonl + meta json (readable by the official InternVL training scripts)."""
     from viragent.agent.datasets import ExportFilter, export_sft
@@ -160,7 +162,8 @@ def export(
                                                          max_per_task=max_per_task, bins=bins, retype=retype,
                                                          retype_all_steps=retype_all_steps, image=image,
                                                          think_front=think_front, think_target=think_target,
-                                                         look_first=look_first, look_texts=look_texts))
+                                                         look_first=look_first, look_texts=look_texts,
+                                                         look_missions=look_missions))
     except (ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
     table = Table(title=f"{name}: {meta['length']} samples -> {meta['annotation']}")

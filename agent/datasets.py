@@ -17,7 +17,7 @@ from pathlib import Path
 
 from viragent.tools import InternVLCodec, Type, action_from_dict
 
-from .look_first import look_sample, other_fronts
+from .look_first import look_sample, other_fronts, other_missions
 from .prompts import user_prompt
 from .trajectory import load_run
 
@@ -44,6 +44,9 @@ class ExportFilter:
     # with look_first: this many text-only copies of each step facing an object, another object in front
     # (agent/look_first.other_fronts), so the match word is learned from the mission's target, not from the view
     look_texts: int = 0
+    # with look_first: this many copies of each step facing an object with its screen and the mission's target
+    # changed (agent/look_first.other_missions), so the same picture gets both match words
+    look_missions: int = 0
 
 
 def thought_answer(step: dict, answer: str, with_target: bool, with_front: bool = True) -> str:
@@ -158,9 +161,11 @@ def run_to_samples(run_dir: str | Path, filters: ExportFilter) -> list[dict]:
                     if ("look", _screen_digest(image)) not in seen:  # one question per distinct screen
                         seen.add(("look", _screen_digest(image)))
                         samples.append(look_sample(run.manifest["run_id"], step, image, filters.image))
-                    samples.extend(other_fronts(run.manifest["run_id"], step, {"instruction": instruction if suffix else step["instruction"],
-                                                       "history": shown, "image": filters.image},
-                                                filters.look_texts, rng))
+                    asked = {"instruction": instruction if suffix else step["instruction"], "history": shown,
+                             "image": filters.image}
+                    samples.extend(other_fronts(run.manifest["run_id"], step, asked, filters.look_texts, rng))
+                    samples.extend(other_missions(run.manifest["run_id"], step, asked, image, filters.look_missions,
+                                                  rng))
                 elif (filters.think_front or filters.think_target) and step.get("front"):
                     # The policy names what it faces, then acts: the action's tokens can then match the mission's
                     # words against that text instead of against the picture (README "Say what is in front").

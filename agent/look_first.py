@@ -93,3 +93,34 @@ def other_fronts(run_id: str, step: dict, prompt_args: dict, n: int, rng: random
                        "conversations": [{"from": "human", "value": prompt}, {"from": "gpt", "value": answer}],
                        "env_id": f"generated/text/{step['env_id']}"})
     return copies
+
+
+def other_missions(run_id: str, step: dict, prompt_args: dict, image: Path, n: int, rng: random.Random) -> list[dict]:
+    """N copies of a step that faces an object, with its screen and its true "In front of you:" line, and the
+    mission's target changed: half the time to the object in front ("match: yes" and the move that acts on it),
+    else to one it is not. The same picture then gets both answers, so the match word cannot come from the picture
+    alone (with --look-texts only, the policy still said "yes" to whatever it faced: README "Look first")."""
+    target, front = step.get("target"), step.get("front") or ""
+    instruction = prompt_args["instruction"]
+    acting = next((f"{verb} {article} " for verb in ACTING_VERBS for article in ("the", "a")
+                   if f"{verb} {article} {target}" in instruction), None) if target else None
+    kinds = () if acting is None else ("door",) if acting.startswith("open") else CARRIABLE
+    if step.get("on_target") is None or front.split()[-1] not in kinds or front.startswith(("open ", "locked ")):
+        return []  # only an object this verb can act on: a ball, box or key to pick up, a closed door to open
+    name = " ".join(front.split()[-2:])  # "closed red door" -> "red door"
+    copies = []
+    for k in range(n):
+        new = name
+        if rng.random() >= 0.5:  # another object of a kind the verb takes
+            while new == name or new.split()[-1] not in kinds:
+                new = object_not_named(name, rng).removeprefix("closed ").removeprefix("open ")
+            answer = f"Target: {new}, match: no. {rng.choice(('turn_left()', 'turn_right()'))}"
+        else:
+            answer = f"Target: {new}, match: yes. {'toggle()' if kinds == ('door',) else 'pickup()'}"
+        mission = instruction.replace(acting + target, acting + new, 1)
+        prompt = user_prompt(mission, prompt_args["history"], image=prompt_args["image"], seen=front)
+        copies.append({"id": f"{run_id}/{step['episode_id']}/{step['step']}/mission{k + 1}",
+                       "image": str(image.resolve()),
+                       "conversations": [{"from": "human", "value": prompt}, {"from": "gpt", "value": answer}],
+                       "env_id": step["env_id"]})
+    return copies

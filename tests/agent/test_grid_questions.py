@@ -167,3 +167,32 @@ def test_other_fronts_are_named_by_the_target_or_not_as_drawn():
     assert not acts_on_target("put the red ball next to the green key", "green key")
     assert acts_on_target("pick up a key, then go to the blue box", "key")
     assert not acts_on_target("go to the purple ball", "purple ball")
+
+
+def test_other_missions_keep_the_screen_and_change_the_target(tmp_path):
+    """look_first.other_missions: the step's screen and true front stay; the mission names the object in front
+    ("match: yes" and pickup) or another ball, box or key ("no" and a turn); nothing for a go-to or a wall."""
+    import random
+
+    from viragent.agent.look_first import matches, other_missions
+
+    screen = tmp_path / "s.png"
+    screen.write_bytes(b"png")
+    step = {"episode_id": "e", "step": 3, "env_id": "babyai/putnext", "target": "red ball", "front": "grey key",
+            "on_target": False}
+    asked = {"instruction": "put the red ball next to the green key", "history": ["forward()"], "image": "last"}
+    copies = other_missions("r", step, asked, screen, 40, random.Random(0))
+    assert len(copies) == 40 and all(c["image"] == str(screen.resolve()) for c in copies)
+    said = set()
+    for copy in copies:
+        prompt, answer = (turn["value"] for turn in copy["conversations"])
+        target = answer.removeprefix("Target: ").split(",")[0]
+        assert prompt.startswith(f"Task: put the {target} next to the green key\n")
+        assert prompt.endswith("\nIn front of you: grey key.\n<image>\nNext action:")
+        assert target.split()[-1] in ("ball", "box", "key")
+        assert answer.endswith("match: yes. pickup()") == matches(target, "grey key")
+        said.add(answer.split("match: ")[1].split(".")[0])
+    assert said == {"yes", "no"}
+    go_to = {**step, "env_id": "babyai/goto"}
+    assert other_missions("r", go_to, {**asked, "instruction": "go to the red ball"}, screen, 4, random.Random(0)) == []
+    assert other_missions("r", {**step, "front": "wall", "on_target": None}, asked, screen, 4, random.Random(0)) == []
