@@ -55,9 +55,10 @@ def main(argv: list[str] | None = None) -> None:
             said = MATCH.search(gen.text)
             tally[right, said.group(1) if said else "none"] += 1
     for right in ("yes", "no"):
-        total = sum(v for (r, _), v in tally.items() if r == right)
-        print(f'"{right}" right: {tally[right, right]} of {total} (answered {dict((s, v) for (r, s), v in tally.items() if r == right)})')
-    print(f"all: {(tally['yes', 'yes'] + tally['no', 'no']) / max(1, sum(tally.values())):.0%} of {sum(tally.values())}")
+        answered = {said: v for (r, said), v in tally.items() if r == right}
+        print(f'"{right}" right: {tally[right, right]} of {sum(answered.values())} (answered {answered})')
+    total = sum(tally.values())
+    print(f"all: {(tally['yes', 'yes'] + tally['no', 'no']) / max(1, total):.0%} of {total}")
 
 
 if __name__ == "__main__":

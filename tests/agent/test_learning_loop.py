@@ -445,7 +445,8 @@ def test_look_first_data_trains_a_policy_that_asks_itself_before_acting(tmp_path
         match = "" if step["on_target"] is None else ", match: " + ("yes" if step["on_target"] else "no")
         assert answer.startswith(f"Target: {step['target']}{match}. ") and "In front:" not in answer
         match_words.add(match)
-    assert {", match: yes", ", match: no"} <= match_words  # the near-object start faces another object, then the named one
+    # the near-object start faces another object, then the named one
+    assert {", match: yes", ", match: no"} <= match_words
     # --look-texts: text-only copies of the steps facing an object, in a dataset of their own, each with another
     # object in the prompt and the answer the mission's target gives for it
     r = runner.invoke(app, ["export", str(demos), "--out", str(data), "--name", "texts", "--image", "last",
