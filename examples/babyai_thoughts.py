@@ -71,19 +71,20 @@ def tally(steps: list[dict]) -> dict[str, Counter]:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", help="a BabyAI run directory whose env logged target and front (this version)")
+    parser.add_argument("runs", nargs="+", help="BabyAI run directories whose env logged target and front (this "
+                                                 "version); several are read as one (an evaluation split by family)")
     args = parser.parse_args(argv)
-    run = load_run(args.run)
-    steps = [s for s in run.steps.to_pylist() if s["env_id"].startswith("babyai/")]
+    steps = [s for run in args.runs for s in load_run(run).steps.to_pylist() if s["env_id"].startswith("babyai/")]
     if not steps or all(s["target"] is None for s in steps):
-        raise SystemExit(f"{args.run} has no BabyAI steps with a logged target: evaluate again with this version")
+        raise SystemExit(f"{', '.join(args.runs)} has no BabyAI steps with a logged target: evaluate again with this "
+                         f"version")
     table = tally(steps)
     table["all"] = sum(table.values(), Counter())
 
     def share(row: Counter, right: str, said: str) -> str:
         return f"{100 * row[right] / row[said]:.0f} % of {row[said]}" if row[said] else "-"
 
-    view = Table(title=f"BabyAI thoughts against the log: {args.run}")
+    view = Table(title=f"BabyAI thoughts against the log: {', '.join(args.runs)}")
     for column in ("family", "steps", "with a thought", "target right", "front right", "object named right",
                    "misnamed as the target", "match right",
                    "pickup facing target / other", "pickup after yes / no", "toggle after yes / no"):
