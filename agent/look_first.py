@@ -1,13 +1,15 @@
-"""Extra training samples for a look-first policy (export --look-first): the question it asks itself, and text-only
-copies of its decisions with another object in front.
+"""Extra training samples for a look-first policy (export --look-first): the question it asks itself, and copies
+of its decisions about the object in front with the words changed.
 
-Why the copies: a look-first policy names the object in front right (82 % of the steps facing one, README "Look
+Why the copies: a look-first policy names the object in front right (75 % of the steps facing one, README "Look
 first"), but its "match" word said "yes" to whatever object it faced: the demonstrations hold under 3,000 such
 decisions, and the tiny model learns to compare two names only from many more (README "Say what is in front").
-Each copy keeps a real step's mission and history and puts another object in the prompt's "In front of you:"
-line, so the mission's target decides the answer: the same target and a matching object -> "match: yes" and the
-move that acts on it; any other object -> "match: no" and a turn, as the expert mostly does when it faces the wrong
-object. No picture (none would show that object), so they train at text speed.
+- `other_fronts` (--look-texts): a real step's mission and history with another object in the prompt's "In front
+  of you:" line, no picture (none would show that object), so they train at text speed;
+- `other_missions` (--look-missions): the step's own screen and front, the mission's target changed, so one
+  picture gets both answers and the match word cannot come from the picture.
+Either way the mission's target decides the answer: an object it names -> "match: yes" and the move that acts on
+it; any other -> "match: no" and a turn, as the expert mostly does when it faces the wrong object.
 """
 
 from __future__ import annotations

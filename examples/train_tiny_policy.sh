@@ -91,7 +91,9 @@ GRID_QUESTIONS_WEIGHT=${GRID_QUESTIONS_WEIGHT:-0.3}
 # with its answer in the prompt as text ("In front of you: red box."), answering "Target: red ball, match: no.
 # turn_left()" (export --look-first; each screen's question is in the data too). Why: with the mission in the
 # prompt, THINK_TARGET's policy named the mission's object as the one in front; asked alone, the tiny model names
-# it right. Two passes per BabyAI step.
+# it right. Two passes per BabyAI step. Measured (its `instruct` stage, then fine-tunes with `export --look-texts`
+# and `--look-missions`, README "Look first"): the object in front named right in 75-90 % of the steps facing one
+# (20-30 % before), pickup up to 42 %, open down to 20 %; BabyAI 31.2-32.8 %; not shipped.
 [ "${LOOK_FIRST:-0}" = 1 ] && THINK_FLAG=--look-first
 # TEXT_STEPS=N: a stage before `pretrained`, N steps of 64 pure-text match questions ("In front of you: red box." ->
 # 'In front: red box. done(answer="no")'; `viragent screens --world text`), so the LLM learns to compare two object
