@@ -150,16 +150,18 @@ def run_to_samples(run_dir: str | Path, filters: ExportFilter) -> list[dict]:
                 looked = step.get("front") if filters.look_first else None
                 prompt = user_prompt(instruction if suffix else step["instruction"], shown, image=filters.image,
                                      seen=looked)
+                # Read once per step: the screen's bytes key both the dedupe and the look question.
+                digest = _screen_digest(image) if filters.dedupe or looked else None
                 if filters.dedupe:
-                    key = (_screen_digest(image), prompt, answer)
+                    key = (digest, prompt, answer)
                     if key in seen:
                         continue
                     seen.add(key)
                 per_task[step["env_id"]] += 1
                 if looked:
                     answer = thought_answer(step, answer, with_target=True, with_front=False)
-                    if ("look", _screen_digest(image)) not in seen:  # one question per distinct screen
-                        seen.add(("look", _screen_digest(image)))
+                    if ("look", digest) not in seen:  # one question per distinct screen
+                        seen.add(("look", digest))
                         samples.append(look_sample(run.manifest["run_id"], step, image, filters.image))
                     asked = {"instruction": instruction if suffix else step["instruction"], "history": shown,
                              "image": filters.image}

@@ -88,7 +88,7 @@ class InternVLPolicy:
     def look_at(self, observation: Observation, question: str) -> str:
         """The policy's own answer to `question` about the screen, with no task or history in the prompt."""
         gen = self._generate(observation, user_prompt(question, [], image=self.image))
-        action = InternVLCodec().parse(gen.text)
+        action = PolicyOutput.from_text(gen.text).action  # the same parse as an action's
         answer = action.answer if isinstance(action, Done) else None
         # Unparsable: the raw words, cut to a phrase, so the action prompt still has the format it was trained on.
         return (answer or gen.text.strip().split("\n")[0][:40] or "nothing").rstrip(".")

@@ -41,10 +41,25 @@ def matches(target: str, front: str) -> bool:
     return set(target.split()) <= set(front.split())
 
 
+def acting_phrase(instruction: str, target: str) -> str | None:
+    """The words before `target` where the mission acts on it ("pick up the ", "put a ", "open the "), or None when
+    it does not (a go-to, a put's second object): facing its target, the mission's next move then picks it up or
+    toggles it."""
+    return next((f"{verb} {article} " for verb in ACTING_VERBS for article in ("the", "a")
+                 if f"{verb} {article} {target}" in instruction), None)
+
+
 def acts_on_target(instruction: str, target: str) -> bool:
-    """Whether, facing its target, the mission's next move acts on it (pick up, toggle): the target is the object
-    of a pick up / put / open, not a go-to or a put's second object."""
-    return any(f"{verb} {article} {target}" in instruction for verb in ACTING_VERBS for article in ("the", "a"))
+    """Whether, facing its target, the mission's next move acts on it (pick up, toggle)."""
+    return acting_phrase(instruction, target) is not None
+
+
+def decision(target: str, match: bool, door: bool, rng: random.Random) -> str:
+    """The answer a copy trains: the target, the match word, and the move: on a match, the one that acts on the
+    object (toggle a door, pick up the rest); else a turn, as the expert mostly makes facing the wrong object."""
+    if match:
+        return f"Target: {target}, match: yes. {'toggle()' if door else 'pickup()'}"
+    return f"Target: {target}, match: no. {rng.choice(('turn_left()', 'turn_right()'))}"
 
 
 def object_named(target: str, rng: random.Random) -> str:
@@ -85,10 +100,10 @@ def other_fronts(run_id: str, step: dict, prompt_args: dict, n: int, rng: random
     for k in range(n):
         if can_say_yes and rng.random() < 0.5:
             front = object_named(target, rng)
-            answer = f"Target: {target}, match: yes. {'toggle()' if front.endswith('door') else 'pickup()'}"
+            answer = decision(target, True, front.endswith("door"), rng)
         else:
             front = object_not_named(target, rng)
-            answer = f"Target: {target}, match: no. {rng.choice(('turn_left()', 'turn_right()'))}"
+            answer = decision(target, False, False, rng)
         prompt = user_prompt(prompt_args["instruction"], prompt_args["history"], image=prompt_args["image"],
                              seen=front).replace("<image>\n", "")
         copies.append({"id": f"{run_id}/{step['episode_id']}/{step['step']}/front{k + 1}",
@@ -104,8 +119,7 @@ def other_missions(run_id: str, step: dict, prompt_args: dict, image: Path, n: i
     alone (with --look-texts only, the policy still said "yes" to whatever it faced: README "Look first")."""
     target, front = step.get("target"), step.get("front") or ""
     instruction = prompt_args["instruction"]
-    acting = next((f"{verb} {article} " for verb in ACTING_VERBS for article in ("the", "a")
-                   if f"{verb} {article} {target}" in instruction), None) if target else None
+    acting = acting_phrase(instruction, target) if target else None
     kinds = () if acting is None else ("door",) if acting.startswith("open") else CARRIABLE
     if step.get("on_target") is None or front.split()[-1] not in kinds or front.startswith(("open ", "locked ")):
         return []  # only an object this verb can act on: a ball, box or key to pick up, a closed door to open
@@ -116,9 +130,7 @@ def other_missions(run_id: str, step: dict, prompt_args: dict, image: Path, n: i
         if rng.random() >= 0.5:  # another object of a kind the verb takes
             while new == name or new.split()[-1] not in kinds:
                 new = object_not_named(name, rng).removeprefix("closed ").removeprefix("open ")
-            answer = f"Target: {new}, match: no. {rng.choice(('turn_left()', 'turn_right()'))}"
-        else:
-            answer = f"Target: {new}, match: yes. {'toggle()' if kinds == ('door',) else 'pickup()'}"
+        answer = decision(new, new == name, kinds == ("door",), rng)
         mission = instruction.replace(acting + target, acting + new, 1)
         prompt = user_prompt(mission, prompt_args["history"], image=prompt_args["image"], seen=front)
         copies.append({"id": f"{run_id}/{step['episode_id']}/{step['step']}/mission{k + 1}",
