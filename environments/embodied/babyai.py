@@ -47,6 +47,14 @@ def _is_pickup_then_goto(level) -> bool:
         isinstance(instrs.instr_b, GoToInstr)
 
 
+def _descriptions(instr) -> list:
+    """Every object description in a mission: a sequence's parts, a putnext's two objects."""
+    parts = [getattr(instr, name) for name in ("instr_a", "instr_b") if hasattr(instr, name)]
+    if parts:
+        return [desc for part in parts for desc in _descriptions(part)]
+    return [getattr(instr, name) for name in ("desc", "desc_move", "desc_fixed") if hasattr(instr, name)]
+
+
 # Where an episode starts: the level's own start, or beside one of its objects (BabyAIEnv's docstring).
 STARTS = ("level", "object")
 
@@ -106,7 +114,8 @@ class BabyAIEnv(gym.Env):
     instead of where the level put the agent. It is for collecting demonstrations, not for evaluation: an expert
     that only walks straight to the named object never shows what to do in front of another one, and that is
     where a learner goes wrong (examples/babyai_failures.py: the first object picked up is mostly not the named
-    one). The mission, the objects and the verifier are the level's own.
+    one). The mission and the objects are the level's own; the verifier re-reads the mission from the new start, so
+    its place words ("the door on your left") name what they say from there (`_start_next_to_an_object`).
 
     `text_regions=True` adds `info["regions"]`: each object the frame shows, named by one word (its type, or
     for the agent the way it faces), with its box, 0-1000 of the frame. They are the grid-world counterpart
@@ -174,11 +183,18 @@ class BabyAIEnv(gym.Env):
         return self._obs(), self._info(success=False)
 
     def _start_next_to_an_object(self) -> None:
-        """Move the agent onto a free cell beside a random object (ball, box, key or door), facing it. A level
-        with no such free cell keeps its own start."""
+        """Move the agent onto a free cell beside a random object (ball, box, key or door), facing it, where the
+        mission still names something from there. A level with no such start keeps its own.
+
+        Why the mission is re-read: a mission's place words ("open the door on your left", "pick up a ball in
+        front of you": every OpenDoorLoc mission, about a third of PickupLoc's) are relative to where the agent
+        starts, and minigrid's verifier fixed its objects from the level's own start. Moving the agent without
+        re-reading them would give demonstrations whose words contradict the picture: the expert facing a door
+        after "open a door in front of you" would turn away to the door that was in front of the old start.
+        """
         from minigrid.core.constants import DIR_TO_VEC
 
-        grid, choices = self.level.grid, []
+        level, grid, choices = self.level, self.level.grid, []
         for i in range(grid.width):
             for j in range(grid.height):
                 cell = grid.get(i, j)
@@ -188,14 +204,20 @@ class BabyAIEnv(gym.Env):
                     x, y = i - int(dx), j - int(dy)  # stand here, face `direction`, and the object is in front
                     if 0 < x < grid.width - 1 and 0 < y < grid.height - 1 and grid.get(x, y) is None:
                         choices.append((cell, (x, y), direction))
-        if not choices:
-            return
+        level_start = (level.agent_pos, level.agent_dir)
         # One object first, then one side of it: every object equally likely, however many free sides it has.
+        # Objects from which the mission names nothing are dropped and another is drawn.
         objects = list(dict.fromkeys(id(cell) for cell, _, _ in choices))
-        picked = objects[int(self.np_random.integers(len(objects)))]
-        sides = [(pos, direction) for cell, pos, direction in choices if id(cell) == picked]
-        pos, direction = sides[int(self.np_random.integers(len(sides)))]
-        self.level.agent_pos, self.level.agent_dir = np.array(pos), direction
+        while objects:
+            picked = objects.pop(int(self.np_random.integers(len(objects))))
+            sides = [(pos, direction) for cell, pos, direction in choices if id(cell) == picked]
+            pos, direction = sides[int(self.np_random.integers(len(sides)))]
+            level.agent_pos, level.agent_dir = np.array(pos), direction
+            level.instrs.reset_verifier(level)
+            if all(desc.obj_set for desc in _descriptions(level.instrs)):
+                return
+        level.agent_pos, level.agent_dir = level_start
+        level.instrs.reset_verifier(level)
 
     def step(self, action):
         action, error = checked_action(action, MINIGRID_ACTIONS, "BabyAI")

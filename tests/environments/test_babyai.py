@@ -135,6 +135,33 @@ def test_start_next_to_an_object_keeps_the_level_and_the_expert_solves_it(family
         make_env("babyai/goto", start="elsewhere")
 
 
+@pytest.mark.parametrize("family", ["open", "pickup"])
+def test_a_near_object_start_keeps_the_missions_place_words_true(family):
+    """"open the door on your left" is relative to where the agent starts. From a start beside an object, the
+    objects the verifier (and so the expert) goes for are exactly those the mission's words name from there, read
+    afresh; a verifier still fixed at the level's own start would send the expert to another door."""
+    from minigrid.envs.babyai.core.verifier import ObjDesc
+
+    env = make_env(f"babyai/{family}", view="agent", start="object")
+    moved, placed, wins = 0, 0, 0
+    for seed in range(20):
+        obs, _ = env.reset(seed=seed)
+        level = env.unwrapped.level
+        desc = level.instrs.desc
+        fresh = ObjDesc(desc.type, desc.color, desc.loc)
+        fresh.find_matching_objs(level)
+        assert fresh.obj_set and [id(o) for o in fresh.obj_set] == [id(o) for o in desc.obj_set], obs["instruction"]
+        front = level.grid.get(*level.front_pos)
+        moved += front is not None and front.type in ("ball", "box", "key", "door")
+        placed += desc.loc is not None
+        for _ in range(64):
+            _, _, terminated, truncated, info = env.step(env.unwrapped.expert_action())
+            if terminated or truncated:
+                break
+        wins += info["success"]
+    assert moved >= 18 and wins == 20 and placed >= {"open": 20, "pickup": 2}[family], (moved, wins, placed)
+
+
 def test_info_names_what_the_agent_faces():
     """info["front"] names the cell in front in a mission's words: the cell above the agent in its own 7x7 view."""
     from viragent.environments.embodied.babyai import describe
