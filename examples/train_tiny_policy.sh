@@ -62,8 +62,10 @@ BABYAI_VIEW=${BABYAI_VIEW:-agent}
 # (`--env-option start=object`, seeds from 400000). The expert's own episodes walk straight to the named object, so
 # the data never shows what to do in front of another one, and the policy picked up whatever it reached
 # (examples/babyai_failures.py). They need BABYAI_VIEW=agent's options and are exported as a fourth dataset.
-# With 150: BabyAI 34.0 %, open down to 20 %, and the policy still picks the wrong object first; not shipped
-# (README "Demonstrations that start next to an object").
+# With 150: BabyAI 34.0 %, open down to 20 %, and the policy still picks the wrong object first. Open's fall was a
+# bug (the mission's place words, "the door on your left", were read from the level's start, not the new one; fixed
+# in 7f14fbc): rerun with the fix and TEXT_STEPS=800, open 62 %, pickup 10 %, BabyAI 35.2 %; not shipped (README
+# "Demonstrations that start next to an object").
 NEAR_OBJECT_EPISODES=${NEAR_OBJECT_EPISODES:-0}
 # GRID_QUESTIONS=N: N generated questions about BabyAI scenes in the egocentric view ("What is in front of you?",
 # "Is the red ball in front of you?", "Where is the red ball?"; agent/grid_questions.py), mixed into `instruct`
