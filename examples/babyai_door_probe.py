@@ -1,0 +1,74 @@
+"""Can the policy's visual tokens tell door colours apart? A linear probe against the policy, on doors in front.
+
+Look-first policies name the door in front right in about one step of ten, mostly "closed yellow door" whatever
+its colour (README "Look first"). This separates seeing from naming: on "What is in front of you?" questions
+whose answer is a door (`viragent screens --world babyai`), a linear classifier fitted on the visual tokens alone
+(examples/babyai_image_probe.py's) predicts the door's colour, and the policy answers the question greedily.
+Scenes are split by picture, so no held-out picture was seen by the probe.
+
+    viragent screens --world babyai --samples 20000 --image last --out runs/scene-questions
+    python examples/babyai_door_probe.py --policy internvl:DIR --questions runs/scene-questions/babyai_questions_meta.json
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+
+import torch
+from babyai_image_probe import fit_probe, policy_hits, visual_tokens
+
+from viragent.agent.datasets import load_sft
+from viragent.agent.internvl_policy import InternVLPolicy
+from viragent.agent.prompts import LOOK_QUESTION
+
+
+def door_answer(sample: dict) -> str | None:
+    """ "closed red door" for a front question answered with a door, else None."""
+    if f"Task: {LOOK_QUESTION}" not in sample["conversations"][0]["value"]:
+        return None
+    answer = sample["conversations"][1]["value"].removeprefix('done(answer="').removesuffix('")')
+    return answer if answer.endswith(" door") else None
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--policy", default="internvl:viragent-tiny")
+    parser.add_argument("--questions", required=True, help="meta json of `viragent screens --world babyai`")
+    parser.add_argument("--heldout-share", type=float, default=0.2)
+    args = parser.parse_args(argv)
+    torch.manual_seed(0)
+    doors = [s for s in load_sft(args.questions) if door_answer(s)]
+    if not doors:
+        raise SystemExit(f"no door-facing front questions in {args.questions}: make it with `viragent screens "
+                         "--world babyai`")
+    colour = lambda s: door_answer(s).split()[-2]  # noqa: E731  ("closed red door" -> "red")
+    split = int(len(doors) * (1 - args.heldout_share))  # the scenes are numbered in order: a split by picture
+    train, heldout = doors[:split], doors[split:]
+    policy = InternVLPolicy.from_spec(args.policy.removeprefix("internvl:"))
+    classes = sorted({colour(s) for s in doors})
+    index = {c: i for i, c in enumerate(classes)}
+    x_train, x_test = visual_tokens(policy, train), visual_tokens(policy, heldout)
+    mean, std = x_train.mean(0), x_train.std(0) + 1e-5
+    probe = fit_probe((x_train - mean) / std, torch.tensor([index[colour(s)] for s in train]), len(classes))
+    with torch.no_grad():
+        probed = [classes[i] for i in probe((x_test - mean) / std).argmax(1).tolist()]
+    gold = [colour(s) for s in heldout]
+    totals = Counter(gold)
+    named = Counter(g for g, hit in zip(gold, policy_hits(policy, heldout)) if hit)
+    probe_hits = Counter(g for g, p in zip(gold, probed) if p == g)
+    print(f"{args.policy}: {len(heldout)} held-out door questions (probe fitted on {len(train)}); chance "
+          f"{100 * max(totals.values()) / len(heldout):.0f} %")
+    print(f"{'colour':>8} {'doors':>6} {'policy names it':>16} {'probe':>8}")
+    table = {}
+    for c in sorted(totals):
+        n = totals[c]
+        table[c] = {"doors": n, "policy": named[c] / n, "probe": probe_hits[c] / n}
+        print(f"{c:>8} {n:>6} {100 * named[c] / n:>15.0f}% {100 * probe_hits[c] / n:>7.0f}%")
+    print(f"{'all':>8} {len(heldout):>6} {100 * sum(named.values()) / len(heldout):>15.0f}% "
+          f"{100 * sum(probe_hits.values()) / len(heldout):>7.0f}%")
+    return table
+
+
+if __name__ == "__main__":
+    main()
