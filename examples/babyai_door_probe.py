@@ -13,10 +13,14 @@ Scenes are split by picture, so no held-out picture was seen by the probe.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections import Counter
+from pathlib import Path
 
 import torch
-from babyai_image_probe import fit_probe, policy_hits, visual_tokens
+
+sys.path.insert(0, str(Path(__file__).parent))  # the sibling example whose probe this reuses
+from babyai_image_probe import fit_probe, policy_hits, visual_tokens  # noqa: E402
 
 from viragent.agent.datasets import load_sft
 from viragent.agent.internvl_policy import InternVLPolicy

@@ -281,6 +281,21 @@ def test_babyai_image_probe_fits_what_it_was_shown(tmp_path):
     assert all(row["probe"] == 1.0 and row["policy"] == 0.0 for row in table.values())
 
 
+def test_babyai_door_probe_scores_door_questions_only(tmp_path):
+    """The door probe reads only "What is in front of you?" questions answered with a door, holds out the later
+    scenes, and a random-weight policy names none of their colours."""
+    r = runner.invoke(app, ["screens", "--world", "babyai", "--samples", "2000", "--out", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    probe = load_example("babyai_door_probe")
+    samples = load_sft(str(tmp_path / "babyai_questions_meta.json"))
+    doors = [s for s in samples if probe.door_answer(s)]
+    assert 20 <= len(doors) < len(samples) and all("door" in s["conversations"][1]["value"] for s in doors)
+    table = probe.main(["--policy", "tiny", "--questions", str(tmp_path / "babyai_questions_meta.json")])
+    assert sum(row["doors"] for row in table.values()) == len(doors) - int(len(doors) * 0.8)
+    assert set(table) <= {"red", "green", "blue", "purple", "yellow", "grey"}
+    assert all(row["policy"] == 0.0 for row in table.values())
+
+
 def test_egocentric_view_and_image_last_from_collect_to_eval(tmp_path):
     """--env-option reaches the env in collect and eval; --image last reaches the data, the checkpoint's
     viragent.json and the policy that serves it; wrong options and mixed layouts are refused with the fix."""
