@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import Counter
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))  # the sibling example whose probe this reuses
-from babyai_image_probe import fit_probe, policy_hits, visual_tokens  # noqa: E402
+from babyai_image_probe import probe_against_policy  # noqa: E402
 
 from viragent.agent.datasets import load_sft
 from viragent.agent.internvl_policy import InternVLPolicy
@@ -50,17 +49,7 @@ def main(argv: list[str] | None = None) -> dict:
     split = int(len(doors) * (1 - args.heldout_share))  # the scenes are numbered in order: a split by picture
     train, heldout = doors[:split], doors[split:]
     policy = InternVLPolicy.from_spec(args.policy.removeprefix("internvl:"))
-    classes = sorted({colour(s) for s in doors})
-    index = {c: i for i, c in enumerate(classes)}
-    x_train, x_test = visual_tokens(policy, train), visual_tokens(policy, heldout)
-    mean, std = x_train.mean(0), x_train.std(0) + 1e-5
-    probe = fit_probe((x_train - mean) / std, torch.tensor([index[colour(s)] for s in train]), len(classes))
-    with torch.no_grad():
-        probed = [classes[i] for i in probe((x_test - mean) / std).argmax(1).tolist()]
-    gold = [colour(s) for s in heldout]
-    totals = Counter(gold)
-    named = Counter(g for g, hit in zip(gold, policy_hits(policy, heldout)) if hit)
-    probe_hits = Counter(g for g, p in zip(gold, probed) if p == g)
+    totals, named, probe_hits = probe_against_policy(policy, train, heldout, colour)
     print(f"{args.policy}: {len(heldout)} held-out door questions (probe fitted on {len(train)}); chance "
           f"{100 * max(totals.values()) / len(heldout):.0f} %")
     print(f"{'colour':>8} {'doors':>6} {'policy names it':>16} {'probe':>8}")

@@ -68,6 +68,21 @@ def fit_probe(x: torch.Tensor, y: torch.Tensor, classes: int, steps: int = 300) 
     return probe
 
 
+def probe_against_policy(policy: InternVLPolicy, train: list[dict], heldout: list[dict], label) -> tuple[Counter, ...]:
+    """Per label of the held-out samples (`label(sample)`: an action, a colour): how many there are, how many the
+    policy answers greedily, and how many a linear probe on the visual tokens, fitted on `train`, names."""
+    classes = sorted({label(s) for s in train})
+    index = {c: i for i, c in enumerate(classes)}
+    x_train, x_test = visual_tokens(policy, train), visual_tokens(policy, heldout)
+    mean, std = x_train.mean(0), x_train.std(0) + 1e-5
+    probe = fit_probe((x_train - mean) / std, torch.tensor([index[label(s)] for s in train]), len(classes))
+    with torch.no_grad():
+        probed = [classes[i] for i in probe((x_test - mean) / std).argmax(1).tolist()]
+    gold = [label(s) for s in heldout]
+    answered = Counter(g for g, hit in zip(gold, policy_hits(policy, heldout)) if hit)
+    return Counter(gold), answered, Counter(g for g, p in zip(gold, probed) if p == g)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--policy", default="viragent-tiny", help="a checkpoint (directory or shipped name)")
@@ -81,17 +96,7 @@ def main(argv: list[str] | None = None) -> dict:
     keep = lambda samples: [s for s in samples if s["env_id"].split("/")[1] in families]  # noqa: E731
     train, heldout = keep(load_sft(args.train))[:args.max_train], keep(load_sft(args.heldout))
     policy = InternVLPolicy.from_spec(args.policy)
-    gold = [action_of(s) for s in heldout]
-    classes = sorted({action_of(s) for s in train})
-    index = {c: i for i, c in enumerate(classes)}
-    x_train, x_test = visual_tokens(policy, train), visual_tokens(policy, heldout)
-    mean, std = x_train.mean(0), x_train.std(0) + 1e-5
-    probe = fit_probe((x_train - mean) / std, torch.tensor([index[action_of(s)] for s in train]), len(classes))
-    with torch.no_grad():
-        probed = [classes[i] for i in probe((x_test - mean) / std).argmax(1).tolist()]
-    totals = Counter(gold)
-    answered = Counter(g for g, hit in zip(gold, policy_hits(policy, heldout)) if hit)
-    probe_hits = Counter(g for g, p in zip(gold, probed) if p == g)
+    totals, answered, probe_hits = probe_against_policy(policy, train, heldout, action_of)
     print(f"{args.policy}: {len(heldout)} held-out steps of {', '.join(sorted(families))} "
           f"(probe fitted on {len(train)} training steps)")
     print(f"{'expert action':>14} {'steps':>6} {'policy':>8} {'probe':>8}")
