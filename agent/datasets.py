@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from viragent.environments.embodied.babyai import colour_first
 from viragent.tools import InternVLCodec, Type, action_from_dict
 
 from .look_first import look_sample, other_fronts, other_missions
@@ -107,6 +108,8 @@ def run_to_samples(run_dir: str | Path, filters: ExportFilter) -> list[dict]:
     ok = {e["episode_id"]: e["success"] for e in run.episodes.to_pylist()}
     episodes: dict = {}
     for step in sorted(run.steps.to_pylist(), key=lambda s: (s["episode_id"], s["step"])):
+        if step.get("front"):  # a run logged before doors were named colour first trains today's words
+            step["front"] = colour_first(step["front"])
         episodes.setdefault(step["episode_id"], []).append(step)
     samples, seen = [], set()
     per_task: Counter = Counter()

@@ -7,7 +7,7 @@ a mission's words ("the red ball") to the picture a dense signal of its own, as 
 reading a screen. Each scene is a BabyAI level in the egocentric view the policy is served in, the agent moved a
 few random steps or put beside an object, and each question is answered with `done(answer=…)`:
 
-- front: "What is in front of you?" -> "red ball", "closed blue door", "wall" or "nothing";
+- front: "What is in front of you?" -> "red ball", "blue door (closed)", "wall" or "nothing";
 - match: "Is the red ball in front of you?" -> "yes" / "no" (half the time the object in front; otherwise one
   that differs in colour or in type only, the confusions a mission's distractors offer);
 - where: "Where is the red ball?" -> "2 ahead, 1 left" (cells from the agent) or "not in view".

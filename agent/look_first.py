@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from viragent.environments.embodied.babyai import CARRIABLE
+from viragent.environments.embodied.babyai import CARRIABLE, door_state, object_words
 from viragent.tools import Done, InternVLCodec
 
 from .grid_questions import COLOURS
@@ -36,7 +36,7 @@ def look_sample(run_id: str, step: dict, image: Path, position: str) -> dict:
 
 
 def matches(target: str, front: str) -> bool:
-    """Whether the object described as `front` ("closed red door") is one the words `target` ("red door",
+    """Whether the object described as `front` ("red door (closed)") is one the words `target` ("red door",
     "door", "ball") name: every word of the target is in it."""
     return set(target.split()) <= set(front.split())
 
@@ -67,24 +67,27 @@ def object_named(target: str, rng: random.Random) -> str:
     words = target.split()
     colour = next((w for w in words if w in COLOURS), rng.choice(COLOURS))
     kind = words[-1] if words[-1] in (*CARRIABLE, "door") else rng.choice(CARRIABLE)
-    return f"closed {colour} door" if kind == "door" else f"{colour} {kind}"
+    return f"{colour} door (closed)" if kind == "door" else f"{colour} {kind}"
 
 
 def object_not_named(target: str, rng: random.Random) -> str:
     """An object `target` does not name; half the time one word away from one it names (the confusions a mission's
     distractors offer)."""
     while True:
-        named = object_named(target, rng).split()
+        named = object_named(target, rng)
+        colour, kind = object_words(named).split()
         if rng.random() < 0.5:  # another colour or another type than a named one
             if rng.random() < 0.5:
-                named[-2] = rng.choice(COLOURS)
+                front = named.replace(colour, rng.choice(COLOURS), 1)
             else:
-                named = [*named[-2:-1], rng.choice(CARRIABLE)]
-            front = " ".join(named)
+                front = f"{colour} {rng.choice(CARRIABLE)}"
         else:
             kind = rng.choice((*CARRIABLE, "door"))
-            front = f"{rng.choice(('closed', 'open'))} {rng.choice(COLOURS)} door" if kind == "door" \
-                else f"{rng.choice(COLOURS)} {kind}"
+            if kind == "door":
+                state = rng.choice(("closed", "open"))  # drawn before the colour, as when the state came first
+                front = f"{rng.choice(COLOURS)} door ({state})"
+            else:
+                front = f"{rng.choice(COLOURS)} {kind}"
         if not matches(target, front):
             return front
 
@@ -100,7 +103,7 @@ def other_fronts(run_id: str, step: dict, prompt_args: dict, n: int, rng: random
     for k in range(n):
         if can_say_yes and rng.random() < 0.5:
             front = object_named(target, rng)
-            answer = decision(target, True, front.endswith("door"), rng)
+            answer = decision(target, True, object_words(front).endswith("door"), rng)
         else:
             front = object_not_named(target, rng)
             answer = decision(target, False, False, rng)
@@ -121,15 +124,15 @@ def other_missions(run_id: str, step: dict, prompt_args: dict, image: Path, n: i
     instruction = prompt_args["instruction"]
     acting = acting_phrase(instruction, target) if target else None
     kinds = () if acting is None else ("door",) if acting.startswith("open") else CARRIABLE
-    if step.get("on_target") is None or front.split()[-1] not in kinds or front.startswith(("open ", "locked ")):
+    name = object_words(front)  # "red door (closed)" -> "red door"
+    if step.get("on_target") is None or name.split()[-1] not in kinds or door_state(front) in ("open", "locked"):
         return []  # only an object this verb can act on: a ball, box or key to pick up, a closed door to open
-    name = " ".join(front.split()[-2:])  # "closed red door" -> "red door"
     copies = []
     for k in range(n):
         new = name
         if rng.random() >= 0.5:  # another object of a kind the verb takes
             while new == name or new.split()[-1] not in kinds:
-                new = object_not_named(name, rng).removeprefix("closed ").removeprefix("open ")
+                new = object_words(object_not_named(name, rng))
         answer = decision(new, new == name, kinds == ("door",), rng)
         mission = instruction.replace(acting + target, acting + new, 1)
         prompt = user_prompt(mission, prompt_args["history"], image=prompt_args["image"], seen=front)

@@ -22,16 +22,17 @@ sys.path.insert(0, str(Path(__file__).parent))  # the sibling example whose prob
 from babyai_image_probe import probe_against_policy  # noqa: E402
 
 from viragent.agent.datasets import load_sft
+from viragent.agent.grid_questions import COLOURS
 from viragent.agent.internvl_policy import InternVLPolicy
 from viragent.agent.prompts import LOOK_QUESTION
 
 
 def door_answer(sample: dict) -> str | None:
-    """ "closed red door" for a front question answered with a door, else None."""
+    """ "closed red door" (or "red door (closed)") for a front question answered with a door, else None."""
     if f"Task: {LOOK_QUESTION}" not in sample["conversations"][0]["value"]:
         return None
     answer = sample["conversations"][1]["value"].removeprefix('done(answer="').removesuffix('")')
-    return answer if answer.endswith(" door") else None
+    return answer if "door" in answer.split() else None
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> dict:
     if not doors:
         raise SystemExit(f"no door-facing front questions in {args.questions}: make it with `viragent screens "
                          "--world babyai`")
-    colour = lambda s: door_answer(s).split()[-2]  # noqa: E731  ("closed red door" -> "red")
+    colour = lambda s: next(w for w in door_answer(s).split() if w in COLOURS)  # noqa: E731  ("closed red door")
     split = int(len(doors) * (1 - args.heldout_share))  # the scenes are numbered in order: a split by picture
     train, heldout = doors[:split], doors[split:]
     policy = InternVLPolicy.from_spec(args.policy.removeprefix("internvl:"))

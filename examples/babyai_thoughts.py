@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from viragent.agent import load_run
+from viragent.environments.embodied.babyai import colour_first, object_words
 
 # What the export writes (agent/datasets.thought_answer), read part by part: the order of the parts changed once
 # (the target first, then what is in front: README "Name the target"), and each part but the front is optional.
@@ -35,13 +36,15 @@ def read_thought(raw_text: str) -> dict | None:
              (("front", FRONT), ("target", TARGET), ("match", MATCH))}
     if parts["front"] is None:
         return None
-    return {name: found.group(1) if found else None for name, found in parts.items()}
+    said = {name: found.group(1) if found else None for name, found in parts.items()}
+    return {**said, "front": colour_first(said["front"])}  # a door named either way, compared alike
 
 
 def tally(steps: list[dict]) -> dict[str, Counter]:
     """Per family: how often each word was right, and which moves followed each match word."""
     table: dict[str, Counter] = defaultdict(Counter)
     for step in steps:
+        step = {**step, "front": step["front"] and colour_first(step["front"])}  # runs logged before colour first
         row = table[step["env_id"].removeprefix("babyai/")]
         row["steps"] += 1
         move = (step["action_text"] or "").split("(")[0]
@@ -63,7 +66,7 @@ def tally(steps: list[dict]) -> dict[str, Counter]:
             row["object named right"] += said["front"] == step["front"]
             # a wrong name with the type of the target the policy itself named: the target's words copied
             row["misnamed as the target"] += said["front"] != step["front"] and said["target"] is not None and \
-                said["front"].split()[-1] == said["target"].split()[-1]
+                object_words(said["front"]).split()[-1] == said["target"].split()[-1]
         if said["match"] is not None and move in ACTING:
             row[f"{move} after match: {said['match']}"] += 1
     return table

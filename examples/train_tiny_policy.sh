@@ -97,6 +97,13 @@ GRID_QUESTIONS_WEIGHT=${GRID_QUESTIONS_WEIGHT:-0.3}
 # and `--look-missions`, README "Look first"): the object in front named right in 75-90 % of the steps facing one
 # (20-30 % before), pickup up to 42 %, open down to 20 %; BabyAI 31.2-32.8 %; not shipped.
 [ "${LOOK_FIRST:-0}" = 1 ] && THINK_FLAG=--look-first
+# LOOK_TEXTS=N, LOOK_MISSIONS=M (with LOOK_FIRST=1): N text-only copies of each step facing an object with another
+# object in front, M copies with its screen and the mission's target changed (export --look-texts/--look-missions,
+# agent/look_first.py), so the match word is learned from the comparison, not from the picture. The text copies
+# are a dataset of their own (NAME_texts), mixed in at weight 2. README "Look first" measured them as fine-tunes.
+LOOK_TEXTS=${LOOK_TEXTS:-0}
+LOOK_MISSIONS=${LOOK_MISSIONS:-0}
+[ "${LOOK_FIRST:-0}" = 1 ] && THINK_FLAG="--look-first --look-texts $LOOK_TEXTS --look-missions $LOOK_MISSIONS"
 # TEXT_STEPS=N: a stage before `pretrained`, N steps of 64 pure-text match questions ("In front of you: red box." ->
 # 'In front: red box. done(answer="no")'; `viragent screens --world text`), so the LLM learns to compare two object
 # names where it is cheap (no vision tower: 85 samples/s here) before THINK_FRONT's answers need it. TEXT_WEIGHT
@@ -136,6 +143,10 @@ if [ "$NEAR_OBJECT_EPISODES" -gt 0 ]; then
   $V export "$WORK/demos-babyai-near" --bins $BINS --retype "$RETYPE" $RETYPE_ALL_FLAG --image "$IMAGE" $THINK_FLAG \
     --out "$WORK/data" --name babyai_near
   NEAR_DATA="--data $WORK/data/babyai_near_meta.json"
+fi
+if [ "${LOOK_FIRST:-0}" = 1 ] && [ "$LOOK_TEXTS" -gt 0 ]; then
+  NEAR_DATA="$NEAR_DATA --data $WORK/data/babyai_texts_meta.json:2"
+  [ "$NEAR_OBJECT_EPISODES" -gt 0 ] && NEAR_DATA="$NEAR_DATA --data $WORK/data/babyai_near_texts_meta.json:2"
 fi
 [ -f "$WORK/screens/viragent_screens_meta.json" ] || $V screens --samples 30000 --bins $BINS --image "$IMAGE" \
   --out "$WORK/screens"

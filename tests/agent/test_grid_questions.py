@@ -103,7 +103,7 @@ def test_text_questions_answer_from_the_named_object_in_the_prompt(tmp_path):
         front = re.search(r"In front of you: (.+)\.\nNext action:$", prompt).group(1)
         match = re.fullmatch(r'In front: (.+)\. done\(answer="(yes|no)"\)', answer)
         assert "<image>" not in prompt and match.group(1) == front
-        named = front.replace("open ", "").replace("closed ", "")
+        named = front.replace(" (open)", "").replace(" (closed)", "")
         assert match.group(2) == ("yes" if asked == named else "no"), (prompt, answer)
         said[match.group(2)] += 1
         said["door"] += "door" in front
@@ -161,7 +161,7 @@ def test_other_fronts_are_named_by_the_target_or_not_as_drawn():
         named = [object_named(target, rng) for _ in range(50)]
         assert all(matches(target, front) for front in named)
         assert all(not matches(target, object_not_named(target, rng)) for _ in range(200))
-    assert object_named("grey door", rng) == "closed grey door" and matches("door", "open red door")
+    assert object_named("grey door", rng) == "grey door (closed)" and matches("door", "red door (open)")
     assert not matches("red ball", "red box") and not matches("red ball", "blue ball")
     assert acts_on_target("put the red ball next to the green key", "red ball")
     assert not acts_on_target("put the red ball next to the green key", "green key")
@@ -196,3 +196,33 @@ def test_other_missions_keep_the_screen_and_change_the_target(tmp_path):
     go_to = {**step, "env_id": "babyai/goto"}
     assert other_missions("r", go_to, {**asked, "instruction": "go to the red ball"}, screen, 4, random.Random(0)) == []
     assert other_missions("r", {**step, "front": "wall", "on_target": None}, asked, screen, 4, random.Random(0)) == []
+
+
+def test_doors_are_named_colour_first_and_earlier_runs_read_alike(tmp_path):
+    """A door is "red door (closed)": its colour first, as a ball's is (README "Look first": named state first, the
+    colour went unread). Fronts logged the earlier way are rewritten; a closed door facing "open the red door" gets
+    copies that toggle it, an open one none."""
+    import random
+
+    from viragent.agent.look_first import other_fronts, other_missions
+    from viragent.environments.embodied.babyai import colour_first, door_state, grid_object, object_words
+
+    assert describe(grid_object("door", "red", 1)) == "red door (closed)"
+    assert describe(grid_object("door", "grey", 2)) == "grey door (locked)"
+    assert colour_first("closed red door") == "red door (closed)" and colour_first("open the door") == "open the door"
+    assert colour_first("red door (open)") == "red door (open)" and colour_first("red ball") == "red ball"
+    assert object_words("blue door (open)") == "blue door" and door_state("blue door (open)") == "open"
+    assert door_state("blue box") is None
+    screen = tmp_path / "s.png"
+    screen.write_bytes(b"png")
+    step = {"episode_id": "e", "step": 0, "env_id": "babyai/open", "target": "blue door",
+            "front": "blue door (closed)", "on_target": True}
+    asked = {"instruction": "open the blue door", "history": [], "image": "last"}
+    answers = {c["conversations"][1]["value"] for c in other_missions("r", step, asked, screen, 30, random.Random(0))}
+    assert "Target: blue door, match: yes. toggle()" in answers
+    assert all(a.endswith("toggle()") == a.startswith("Target: blue door,") for a in answers)
+    assert other_missions("r", {**step, "front": "blue door (open)"}, asked, screen, 4, random.Random(0)) == []
+    for copy in other_fronts("r", step, asked, 40, random.Random(0)):
+        prompt, answer = (turn["value"] for turn in copy["conversations"])
+        front = prompt.split("In front of you: ")[1].split(".\n")[0]
+        assert answer.endswith("toggle()") == (object_words(front) == "blue door"), (front, answer)

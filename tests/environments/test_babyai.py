@@ -172,7 +172,7 @@ def test_info_names_what_the_agent_faces():
         _, info = env.reset(seed=seed)
         level = env.unwrapped.level
         front = level.gen_obs_grid()[0].get(3, 5)  # the egocentric grid: the agent at (3, 6), facing up
-        assert info["front"] == f"{front.color} {front.type}" or info["front"].endswith(f"{front.color} door")
+        assert info["front"] == f"{front.color} {front.type}" or info["front"].startswith(f"{front.color} door (")
         for action in (TurnLeft(), TurnLeft(), Forward()):  # away from the object: floor cells and walls
             _, _, _, _, info = env.step(action)
             assert info["front"] == describe(level.gen_obs_grid()[0].get(3, 5))
