@@ -2,9 +2,10 @@
 
 Look-first policies trained with doors named state first named the door in front right in about one step of ten,
 mostly "closed yellow door" whatever its colour, though this probe read the colour in 98 % of held-out scenes;
-named colour first ("red door (closed)", as now), 74 % (README "Look first"). This separates seeing from naming: on "What is in front of you?" questions
-whose answer is a door (`viragent screens --world babyai`), a linear classifier fitted on the visual tokens alone
-(examples/babyai_image_probe.py's) predicts the door's colour, and the policy answers the question greedily.
+named colour first ("red door (closed)", as now), 74 % (README "Look first"). This separates seeing from naming:
+on "What is in front of you?" questions whose answer is a door (`viragent screens --world babyai`), a linear
+classifier fitted on the visual tokens alone (examples/babyai_image_probe.py's) predicts the door's colour, and the
+policy answers the question greedily.
 Scenes are split by picture, so no held-out picture was seen by the probe.
 
     viragent screens --world babyai --samples 20000 --image last --out runs/scene-questions
@@ -20,7 +21,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))  # the sibling example whose probe this reuses
-from babyai_image_probe import probe_against_policy  # noqa: E402
+from babyai_image_probe import print_probe_table, probe_against_policy  # noqa: E402
 
 from viragent.agent.datasets import load_sft
 from viragent.agent.grid_questions import COLOURS
@@ -54,13 +55,8 @@ def main(argv: list[str] | None = None) -> dict:
     totals, named, probe_hits = probe_against_policy(policy, train, heldout, colour)
     print(f"{args.policy}: {len(heldout)} held-out door questions (probe fitted on {len(train)}); chance "
           f"{100 * max(totals.values()) / len(heldout):.0f} %")
-    print(f"{'colour':>8} {'doors':>6} {'policy names it':>16} {'probe':>8}")
-    table = {}
-    for c in sorted(totals):
-        n = totals[c]
-        table[c] = {"doors": n, "policy": named[c] / n, "probe": probe_hits[c] / n}
-        print(f"{c:>8} {n:>6} {100 * named[c] / n:>15.0f}% {100 * probe_hits[c] / n:>7.0f}%")
-    print(f"{'all':>8} {len(heldout):>6} {100 * sum(named.values()) / len(heldout):>15.0f}% "
+    table = print_probe_table(totals, named, probe_hits, "colour", "doors", policy="policy names it")
+    print(f"{'all':>6} {len(heldout):>6} {100 * sum(named.values()) / len(heldout):>14.0f}% "
           f"{100 * sum(probe_hits.values()) / len(heldout):>7.0f}%")
     return table
 

@@ -83,6 +83,20 @@ def probe_against_policy(policy: InternVLPolicy, train: list[dict], heldout: lis
     return Counter(gold), answered, Counter(g for g, p in zip(gold, probed) if p == g)
 
 
+def print_probe_table(totals: Counter, answered: Counter, probe_hits: Counter, label: str, count: str,
+                      policy: str = "policy") -> dict:
+    """Print and return, per label, its count and the shares the policy answers and the probe names
+    (`probe_against_policy`'s three counters); `count` names the count's column and key."""
+    width = max(len(label), *map(len, totals))
+    print(f"{label:>{width}} {count:>6} {policy:>{len(policy)}} {'probe':>8}")
+    table = {}
+    for c in sorted(totals):
+        n = totals[c]
+        table[c] = {count: n, "policy": answered[c] / n, "probe": probe_hits[c] / n}
+        print(f"{c:>{width}} {n:>6} {100 * answered[c] / n:>{len(policy) - 1}.0f}% {100 * probe_hits[c] / n:>7.0f}%")
+    return table
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--policy", default="viragent-tiny", help="a checkpoint (directory or shipped name)")
@@ -99,13 +113,7 @@ def main(argv: list[str] | None = None) -> dict:
     totals, answered, probe_hits = probe_against_policy(policy, train, heldout, action_of)
     print(f"{args.policy}: {len(heldout)} held-out steps of {', '.join(sorted(families))} "
           f"(probe fitted on {len(train)} training steps)")
-    print(f"{'expert action':>14} {'steps':>6} {'policy':>8} {'probe':>8}")
-    table = {}
-    for action in sorted(totals):
-        n = totals[action]
-        table[action] = {"steps": n, "policy": answered[action] / n, "probe": probe_hits[action] / n}
-        print(f"{action:>14} {n:>6} {100 * answered[action] / n:>7.0f}% {100 * probe_hits[action] / n:>7.0f}%")
-    return table
+    return print_probe_table(totals, answered, probe_hits, "expert action", "steps")
 
 
 if __name__ == "__main__":
