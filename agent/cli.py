@@ -114,6 +114,9 @@ def collect(
     noise_policy: str = typer.Option(None, help="a policy that makes the --noise steps instead of random moves "
                                                 "(e.g. internvl:viragent-tiny): the expert then labels the states "
                                                 "its own mistakes lead to (DAgger)"),
+    wrong_pickups: float = typer.Option(0.0, help="BabyAI: share of the steps facing an object the mission does not "
+                                                  "want where the collector picks it up, so the data shows the "
+                                                  "expert putting it down again; never exported as answers"),
     env_option: list[str] = typer.Option(None, help=ENV_OPTION_HELP),
 ):
     """Expert demonstrations over a suite; the seed range is recorded in the run's manifest."""
@@ -122,7 +125,7 @@ def collect(
     try:
         collect_fn(suite, episodes, out, seed=seed, tasks=tasks.split(",") if tasks else None, max_steps=max_steps,
                    console=console, regions=regions, noise=noise, env_options=_env_options(env_option),
-                   noise_policy=noise_policy)
+                   noise_policy=noise_policy, wrong_pickups=wrong_pickups)
     except (ValueError, FileExistsError, FileNotFoundError) as exc:
         _fail(str(exc))
 

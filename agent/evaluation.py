@@ -39,7 +39,7 @@ def suite_env_ids(suite: str, tasks: list[str] | None = None) -> list[str]:
 def collect(suite: str, episodes: int, out: str | Path, seed: int = TRAIN_SEED_START, tasks: list[str] | None = None,
             max_steps: int = 30, console: Console | None = None, show_progress: bool = True,
             regions: bool = True, noise: float = 0.0, env_options: dict | None = None,
-            noise_policy: str | None = None) -> RunResult:
+            noise_policy: str | None = None, wrong_pickups: float = 0.0) -> RunResult:
     """Expert demonstrations: `episodes` per task on seeds seed .. seed+episodes-1 (recorded in the manifest).
 
     regions: record the words on each browser screen with their boxes (Step.regions), so the exported samples
@@ -50,7 +50,9 @@ def collect(suite: str, episodes: int, out: str | Path, seed: int = TRAIN_SEED_S
     shows how to recover from a mistake; those steps are logged as perturbed and never exported as answers.
     noise_policy: a policy spec (e.g. "internvl:viragent-tiny") that makes those steps instead of random moves:
     the expert then labels the states that policy's own mistakes lead to (DAgger). Its env options must be
-    the ones given, so that it sees what it was trained on."""
+    the ones given, so that it sees what it was trained on.
+    wrong_pickups: in BabyAI, the share of the steps facing an object the mission does not want now where the
+    collector picks it up (a perturbed step), so the data shows the expert putting it down again."""
     env_kwargs = {"text_regions": True} if regions and suite in ("miniwob", "babyai") else {}
     env_kwargs.update(env_options or {})
     learner = None
@@ -64,8 +66,10 @@ def collect(suite: str, episodes: int, out: str | Path, seed: int = TRAIN_SEED_S
             shown = " ".join(f"--env-option {k}={v}" for k, v in trained.items()) or "no --env-option"
             raise ValueError(f"{noise_policy} was trained on {suite} envs built with {trained}, but this collection "
                              f"builds them with {env_options or {}}; give {shown}")
-    policy = NoisyExpertPolicy(noise, seed=seed, learner=learner) if noise > 0 else None
-    label = f"expert+noise{noise:g}" + (f"+{noise_policy}" if noise_policy else "")
+    perturbed = noise > 0 or wrong_pickups > 0
+    policy = NoisyExpertPolicy(noise, seed=seed, learner=learner, wrong_pickups=wrong_pickups) if perturbed else None
+    label = ("expert" + (f"+noise{noise:g}" if noise > 0 else "") + (f"+{noise_policy}" if noise_policy else "")
+             + (f"+wrong-pickups{wrong_pickups:g}" if wrong_pickups else ""))
     config = RunConfig(env_ids=suite_env_ids(suite, tasks), policy=label if policy else "expert",
                        episodes=episodes, seed=seed, out=Path(out), max_steps=max_steps, env_kwargs=env_kwargs)
     return run_episodes(config, console=console, show_progress=show_progress, policy=policy)

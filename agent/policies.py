@@ -80,17 +80,26 @@ class NoisyExpertPolicy(ExpertPolicy):
     `learner`: a policy that makes those steps instead of random moves, so the data covers the states that
     policy reaches with its own mistakes, labelled by the expert (DAgger, Ross et al. 2011, with the expert
     and the learner mixed step by step).
+
+    `wrong_pickups`: in a grid world, the share of the steps facing an object the mission does not want now, with
+    empty hands, where the collector picks it up (a perturbed step too); the expert then puts it down and goes on.
+    Why: the tiny policies pick up the first object they reach, and having done so they tried `pickup()` again
+    and again until the step limit (examples/babyai_failures.py: 37 of 39 failed pickup episodes), because no
+    demonstration ever held a wrong object. These show the way back: put it down, look further.
     """
 
     name = "expert-noisy"
     # Moves only: a random pickup, drop or toggle can make a BabyAI mission impossible (a toggled box vanishes).
     MOVES = (TurnLeft, TurnRight, Forward)
 
-    def __init__(self, noise: float, seed: int = 0, codec: str = "internvl", learner: Policy | None = None):
-        if not 0.0 <= noise < 1.0:
-            raise ValueError(f"noise must be a probability in [0, 1), not {noise}")
+    def __init__(self, noise: float, seed: int = 0, codec: str = "internvl", learner: Policy | None = None,
+                 wrong_pickups: float = 0.0):
+        for name, share in (("noise", noise), ("wrong_pickups", wrong_pickups)):
+            if not 0.0 <= share < 1.0:
+                raise ValueError(f"{name} must be a probability in [0, 1), not {share}")
         super().__init__(codec)
         self.noise, self.rng, self.embodied, self.learner = noise, random.Random(seed), False, learner
+        self.wrong_pickups = wrong_pickups
 
     def reset(self, env) -> None:
         super().reset(env)
@@ -101,6 +110,10 @@ class NoisyExpertPolicy(ExpertPolicy):
     def act(self, observation: Observation, history: list[str]) -> PolicyOutput:
         # The expert is asked every step, so a stateful one (BabyAIBot) is told of each move that was executed.
         expert = super().act(observation, history)
+        just_put_down = bool(history) and history[-1] == self.codec.encode(Drop())  # not the same object again
+        if self.wrong_pickups and not just_put_down and self._facing_unwanted(observation.info) \
+                and self.rng.random() < self.wrong_pickups:
+            return PolicyOutput(Pickup(), self.codec.encode(Pickup()), stats={"perturbed": True})
         if self.rng.random() >= self.noise:
             return expert
         if self.learner is not None:  # its action runs as it is, even a pickup or a malformed answer
@@ -111,6 +124,13 @@ class NoisyExpertPolicy(ExpertPolicy):
         else:  # a click anywhere: mostly on empty page, sometimes on the wrong widget (that episode then fails)
             action = Click(x=round(self.rng.random(), 3), y=round(self.rng.random(), 3))
         return PolicyOutput(action, self.codec.encode(action), stats={"perturbed": True})
+
+    def _facing_unwanted(self, info: dict) -> bool:
+        """An object that can be carried is in front, the mission does not want it now, and the hands are empty
+        (BabyAIEnv's info: `on_target` False, `front` "red ball", `carrying` "nothing")."""
+        front = str(info.get("front", ""))
+        return (self.embodied and info.get("on_target") is False and info.get("carrying") == "nothing"
+                and front.split(" ")[-1] in ("ball", "box", "key"))
 
 
 class RandomPolicy:

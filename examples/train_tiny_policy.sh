@@ -67,6 +67,13 @@ BABYAI_VIEW=${BABYAI_VIEW:-agent}
 # in 7f14fbc): rerun with the fix and TEXT_STEPS=800, open 62 %, pickup 10 %, BabyAI 35.2 %; not shipped (README
 # "Demonstrations that start next to an object").
 NEAR_OBJECT_EPISODES=${NEAR_OBJECT_EPISODES:-0}
+# RECOVER_EPISODES=N: N more demonstrations of each family that picks something up (pickup, putnext,
+# pick-up-then-go-to), starting next to an object (seeds from 500000), where the collector picks up an object the
+# mission does not want in half the steps facing one (`collect --wrong-pickups 0.5`, never an answer); the expert
+# then puts it down and goes on. Why: the tiny policies pick up the first object they reach and then try pickup()
+# until the step limit (37 of 39 failed pickup episodes, examples/babyai_failures.py); no demonstration ever held a
+# wrong object. Exported as a dataset of its own (babyai_recover). Needs BABYAI_VIEW=agent's options.
+RECOVER_EPISODES=${RECOVER_EPISODES:-0}
 # GRID_QUESTIONS=N: N generated questions about BabyAI scenes in the egocentric view ("What is in front of you?",
 # "Is the red ball in front of you?", "Where is the red ball?"; agent/grid_questions.py), mixed into `instruct`
 # at weight GRID_QUESTIONS_WEIGHT (default 0.3: 6,000 of 20,000 per pass). They give the binding of a mission's words to the
@@ -133,6 +140,11 @@ if [ "$NEAR_OBJECT_EPISODES" -gt 0 ] && [ ! -d "$WORK/demos-babyai-near" ]; then
   $V collect --suite babyai --episodes "$NEAR_OBJECT_EPISODES" --max-steps 64 --seed 400000 $BABYAI_REGIONS_FLAG \
     $BABYAI_VIEW_FLAG --env-option start=object --out "$WORK/demos-babyai-near"
 fi
+if [ "$RECOVER_EPISODES" -gt 0 ] && [ ! -d "$WORK/demos-babyai-recover" ]; then
+  $V collect --suite babyai --tasks pickup,putnext,pick-up-then-go-to --episodes "$RECOVER_EPISODES" --max-steps 64 \
+    --seed 500000 $BABYAI_REGIONS_FLAG $BABYAI_VIEW_FLAG --env-option start=object --wrong-pickups 0.5 \
+    --out "$WORK/demos-babyai-recover"
+fi
 [ -d "$WORK/demos-desktop" ] || $V collect --suite desktop --episodes 40 --out "$WORK/demos-desktop"
 $V export "$WORK/demos-miniwob" --bins $BINS --retype "$RETYPE" $RETYPE_ALL_FLAG $CAP_FLAG --image "$IMAGE" \
   --out "$WORK/data" --name miniwob
@@ -145,6 +157,11 @@ if [ "$NEAR_OBJECT_EPISODES" -gt 0 ]; then
   $V export "$WORK/demos-babyai-near" --bins $BINS --retype "$RETYPE" $RETYPE_ALL_FLAG --image "$IMAGE" $THINK_FLAG \
     --out "$WORK/data" --name babyai_near
   NEAR_DATA="--data $WORK/data/babyai_near_meta.json"
+fi
+if [ "$RECOVER_EPISODES" -gt 0 ]; then
+  $V export "$WORK/demos-babyai-recover" --bins $BINS --retype "$RETYPE" $RETYPE_ALL_FLAG --image "$IMAGE" \
+    $THINK_FLAG --out "$WORK/data" --name babyai_recover
+  NEAR_DATA="$NEAR_DATA --data $WORK/data/babyai_recover_meta.json"
 fi
 if [ "${LOOK_FIRST:-0}" = 1 ] && [ "$LOOK_TEXTS" -gt 0 ]; then
   NEAR_DATA="$NEAR_DATA --data $WORK/data/babyai_texts_meta.json:2"

@@ -123,6 +123,28 @@ def current_target(level) -> tuple[str, list]:
     return " ".join(w for w in (desc.color, desc.type) if w), list(desc.obj_set)
 
 
+def carrying_unwanted(level) -> bool:
+    """Whether the agent holds an object the mission's current part cannot use: anything while it is asked to pick
+    something up (a wanted one would have ended that part), anything but the object to move in a putnext.
+
+    BabyAIBot never plans from such a state (its pickup asserts empty hands), and a policy reaches it by picking up
+    the wrong object: the expert then puts the object down first (BabyAIEnv.expert_action)."""
+    from minigrid.envs.babyai.core.verifier import AfterInstr, BeforeInstr, PickupInstr, PutNextInstr
+
+    if level.carrying is None:
+        return False
+    instr = level.instrs
+    if isinstance(instr, BeforeInstr):
+        instr = instr.instr_b if instr.a_done == "success" else instr.instr_a
+    elif isinstance(instr, AfterInstr):
+        instr = instr.instr_a if instr.b_done == "success" else instr.instr_b
+    if isinstance(instr, PickupInstr):
+        return True
+    if isinstance(instr, PutNextInstr):
+        return not any(level.carrying is o for o in instr.desc_move.obj_set)
+    return False
+
+
 def grid_object(kind: str, colour: str, state: int = 0):
     """A minigrid object by type and colour; a door's `state` as minigrid encodes it (0 open, 1 closed, 2 locked).
     For scenes described without a level (agent/grid_questions.py's pure-text questions)."""
@@ -266,7 +288,7 @@ class BabyAIEnv(gym.Env):
         target, wanted = current_target(self.level)
         info = {"task": f"babyai/{self.family}", "step": self._steps, "success": success,
                 "agent_pos": [int(v) for v in self.level.agent_pos], "agent_dir": int(self.level.agent_dir),
-                "front": describe(facing), "target": target,
+                "front": describe(facing), "target": target, "carrying": describe(self.level.carrying),
                 "on_target": None if facing is None or facing.type not in (*CARRIABLE, "door")
                 else any(facing is o for o in wanted)}
         if self.text_regions:
@@ -301,7 +323,14 @@ class BabyAIEnv(gym.Env):
         return self._frame()
 
     def expert_action(self):
-        """BabyAIBot's next move. The bot is told each executed move, so it follows any policy's steps."""
+        """BabyAIBot's next move. The bot is told each executed move, so it follows any policy's steps.
+
+        Holding an object the mission cannot use (a wrong pickup), the expert first puts it down, on the cell in
+        front or, if that is taken, after turning left; the bot then plans afresh from empty hands."""
+        if carrying_unwanted(self.level):
+            self._bot, self._bot_step = None, self._steps
+            front_free = self.level.grid.get(*self.level.front_pos) is None
+            return _action(self.level.actions.drop if front_free else self.level.actions.left)
         if self._bot_step != self._steps:
             if self._bot is None or self._bot_step != self._steps - 1 or self._last_action is None:
                 return self.replan()

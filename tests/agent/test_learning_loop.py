@@ -196,6 +196,41 @@ def test_noisy_collection_teaches_recovery(tmp_path):
                                              after["episode_id"] and p["step"] == after["step"] - 1)
 
 
+def test_wrong_pickups_are_collected_as_mistakes_and_the_expert_puts_them_down(tmp_path):
+    """collect --wrong-pickups: facing an object the mission does not want, the collector sometimes picks it up
+    (perturbed, never an answer); the expert's next answer is to put it down, with that pickup in its history."""
+    import pytest
+
+    from viragent.agent.policies import NoisyExpertPolicy
+    from viragent.agent.trajectory import load_run
+
+    demos, data = tmp_path / "recover", tmp_path / "data"
+    r = runner.invoke(app, ["collect", "--suite", "babyai", "--tasks", "pickup,putnext", "--episodes", "8",
+                            "--max-steps", "64", "--seed", "500000", "--no-regions", "--env-option", "view=agent",
+                            "--env-option", "start=object", "--wrong-pickups", "0.5", "--out", str(demos)])
+    assert r.exit_code == 0, r.output
+    run = load_run(demos)
+    assert run.manifest["config"]["policy"] == "expert+wrong-pickups0.5"
+    steps = run.steps.to_pylist()
+    perturbed = [s for s in steps if s["perturbed"]]
+    assert perturbed and {s["action_text"] for s in perturbed} == {"pickup()"}
+    assert all(s["on_target"] is False for s in perturbed)  # never the object the mission asks for
+    following = {(s["episode_id"], s["step"]): s for s in steps}
+    for s in perturbed:
+        assert following[(s["episode_id"], s["step"] + 1)]["action_text"] == "drop()"
+    assert sum(e["success"] for e in run.episodes.to_pylist()) >= 15
+
+    r = runner.invoke(app, ["export", str(demos), "--out", str(data), "--no-dedupe", "--image", "last"])
+    assert r.exit_code == 0, r.output
+    samples = {json.loads(line)["id"]: json.loads(line) for line in open(data / "viragent_sft.jsonl")}
+    assert not any(f"{demos.name}/{s['episode_id']}/{s['step']}" in samples for s in perturbed)
+    drop = samples[f"{demos.name}/{perturbed[0]['episode_id']}/{perturbed[0]['step'] + 1}"]
+    assert drop["conversations"][1]["value"] == "drop()"
+    assert drop["conversations"][0]["value"].split("\n<image>")[0].endswith("pickup()")
+    with pytest.raises(ValueError, match="wrong_pickups must be a probability"):
+        NoisyExpertPolicy(0.0, wrong_pickups=1.5)
+
+
 def test_noise_must_be_a_probability():
     import pytest
 

@@ -7,7 +7,7 @@ import pytest
 import viragent.environments  # noqa: F401
 from viragent.environments import TaskNotFound, make_env
 from viragent.environments.embodied import FAMILIES
-from viragent.tools import Click, Forward, TurnLeft
+from viragent.tools import Click, Forward, Pickup, TurnLeft
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))
@@ -160,6 +160,36 @@ def test_a_near_object_start_keeps_the_missions_place_words_true(family):
                 break
         wins += info["success"]
     assert moved >= 18 and wins == 20 and placed >= {"open": 20, "pickup": 2}[family], (moved, wins, placed)
+
+
+@pytest.mark.parametrize("family", ["pickup", "putnext", "pick-up-then-go-to"])
+def test_the_expert_puts_a_wrong_object_down_and_still_solves_the_mission(family):
+    """Holding an object the mission cannot use now (a policy's wrong pickup), the expert drops it, on the cell in
+    front or after turning to a free one, then finishes the mission; BabyAIBot alone cannot plan from there."""
+    from viragent.environments.embodied.babyai import carrying_unwanted
+
+    env = make_env(f"babyai/{family}", view="agent", start="object")
+    held, wins = 0, 0
+    for seed in range(12):
+        _, info = env.reset(seed=seed)
+        level = env.unwrapped.level
+        if info["on_target"] is not False or info["front"].split(" ")[-1] not in ("ball", "box", "key"):
+            continue
+        _, _, _, _, info = env.step(Pickup())  # the wrong object, as a policy would
+        assert info["carrying"] != "nothing" and carrying_unwanted(level)
+        held += 1
+        actions = []
+        for _ in range(64):
+            action = env.unwrapped.expert_action()
+            actions.append(action.type)
+            _, _, terminated, truncated, info = env.step(action)
+            if terminated or truncated:
+                break
+        assert "drop" in actions[:4] and set(actions[:actions.index("drop")]) <= {"turn_left"}, actions
+        wins += info["success"]
+    assert held >= 4 and wins == held, (held, wins)
+    _, info = env.reset(seed=0)
+    assert info["carrying"] == "nothing" and not carrying_unwanted(env.unwrapped.level)
 
 
 def test_info_names_what_the_agent_faces():
