@@ -85,7 +85,8 @@ class NoisyExpertPolicy(ExpertPolicy):
     empty hands, where the collector picks it up (a perturbed step too); the expert then puts it down and goes on.
     Why: the tiny policies pick up the first object they reach, and having done so they tried `pickup()` again
     and again until the step limit (examples/babyai_failures.py on `runs/tiny-q`'s evaluation, README "Putting
-    a wrong object down": 37 of 39 failed pickup episodes), because no demonstration ever held a wrong object. These show the way back: put it down, look further.
+    a wrong object down": 37 of 39 failed pickup episodes), because no demonstration ever held a wrong object.
+    These show the way back: put it down, look further.
     """
 
     name = "expert-noisy"

@@ -101,6 +101,18 @@ def door_state(front: str) -> str | None:
     return front.split(" (")[1].rstrip(")") if front.endswith(")") and " door (" in front else None
 
 
+def _current_part(level):
+    """The part of the mission being worked on: a sequence's first part until minigrid's verifier marks it done."""
+    from minigrid.envs.babyai.core.verifier import AfterInstr, BeforeInstr
+
+    instr = level.instrs
+    if isinstance(instr, BeforeInstr):
+        return instr.instr_b if instr.a_done == "success" else instr.instr_a
+    if isinstance(instr, AfterInstr):
+        return instr.instr_a if instr.b_done == "success" else instr.instr_b
+    return instr
+
+
 def current_target(level) -> tuple[str, list]:
     """What the mission asks the agent to reach now, as (words, objects): ("red ball", [the level's red balls]).
 
@@ -108,13 +120,9 @@ def current_target(level) -> tuple[str, list]:
     part done; "put the X next to the Y" is after X until the agent carries it, then after Y. The words are the
     description's colour and type, as `describe` names a cell but without a door's state ("blue door").
     """
-    from minigrid.envs.babyai.core.verifier import AfterInstr, BeforeInstr, PutNextInstr
+    from minigrid.envs.babyai.core.verifier import PutNextInstr
 
-    instr = level.instrs
-    if isinstance(instr, BeforeInstr):
-        instr = instr.instr_b if instr.a_done == "success" else instr.instr_a
-    elif isinstance(instr, AfterInstr):
-        instr = instr.instr_a if instr.b_done == "success" else instr.instr_b
+    instr = _current_part(level)
     if isinstance(instr, PutNextInstr):
         carrying = level.carrying is not None and any(level.carrying is o for o in instr.desc_move.obj_set)
         desc = instr.desc_fixed if carrying else instr.desc_move
@@ -129,15 +137,11 @@ def carrying_unwanted(level) -> bool:
 
     BabyAIBot never plans from such a state (its pickup asserts empty hands), and a policy reaches it by picking up
     the wrong object: the expert then puts the object down first (BabyAIEnv.expert_action)."""
-    from minigrid.envs.babyai.core.verifier import AfterInstr, BeforeInstr, PickupInstr, PutNextInstr
+    from minigrid.envs.babyai.core.verifier import PickupInstr, PutNextInstr
 
     if level.carrying is None:
         return False
-    instr = level.instrs
-    if isinstance(instr, BeforeInstr):
-        instr = instr.instr_b if instr.a_done == "success" else instr.instr_a
-    elif isinstance(instr, AfterInstr):
-        instr = instr.instr_a if instr.b_done == "success" else instr.instr_b
+    instr = _current_part(level)
     if isinstance(instr, PickupInstr):
         return True
     if isinstance(instr, PutNextInstr):
