@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 from pydantic import BaseModel
 
 from viragent.environments import ExpertStuck, Observation
+from viragent.environments.embodied.babyai import CARRIABLE
 from viragent.tools import (
     ActionParseError, Click, Drop, Fail, Forward, Key, Pickup, Toggle, TurnLeft, TurnRight, Type, get_codec,
 )
@@ -131,7 +132,7 @@ class NoisyExpertPolicy(ExpertPolicy):
         (BabyAIEnv's info: `on_target` False, `front` "red ball", `carrying` "nothing")."""
         front = str(info.get("front", ""))
         return (self.embodied and info.get("on_target") is False and info.get("carrying") == "nothing"
-                and front.split(" ")[-1] in ("ball", "box", "key"))
+                and front.split(" ")[-1] in CARRIABLE)
 
 
 class RandomPolicy:

@@ -332,7 +332,7 @@ class BabyAIEnv(gym.Env):
         Holding an object the mission cannot use (a wrong pickup), the expert first puts it down, on the cell in
         front or, if that is taken, after turning left; the bot then plans afresh from empty hands."""
         if carrying_unwanted(self.level):
-            self._bot, self._bot_step = None, self._steps
+            self._bot = None  # replanned on the next step, from empty hands
             front_free = self.level.grid.get(*self.level.front_pos) is None
             return _action(self.level.actions.drop if front_free else self.level.actions.left)
         if self._bot_step != self._steps:
