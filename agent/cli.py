@@ -77,6 +77,9 @@ def run(
     quiet: bool = typer.Option(False, help="no progress bar"),
     num_envs: int = typer.Option(1, help="> 1: step that many copies of one env through gymnasium.vector"),
     env_option: list[str] = typer.Option(None, help=ENV_OPTION_HELP),
+    temperature: float = typer.Option(None, help="InternVL: sample at this temperature in every suite (0: greedy); "
+                                                 "default: the checkpoint's own decoding (viragent-tiny samples "
+                                                 "at 1.0 in BabyAI and is greedy elsewhere)"),
 ):
     """Run a policy on environments; log every step; print a summary; write an HTML report."""
     from viragent.agent.runner import RunConfig, run_episodes
@@ -85,7 +88,8 @@ def run(
 
     config = RunConfig(env_ids=[e.strip() for e in env.split(",") if e.strip()], policy=policy,
                        episodes=episodes, seed=seed, out=out, max_steps=max_steps, error_budget=error_budget,
-                       resume=resume, checkpoint=checkpoint, env_kwargs=_env_options(env_option))
+                       resume=resume, checkpoint=checkpoint, env_kwargs=_env_options(env_option),
+                       temperature=temperature)
     try:
         if num_envs > 1:
             from viragent.agent.vector import vector_rollouts
@@ -229,6 +233,9 @@ def eval_cmd(
     max_steps: int = typer.Option(None, help="step limit per episode (default: per suite, miniwob 15, babyai 64)"),
     resume: bool = typer.Option(False, help="continue an interrupted evaluation in OUT: finished episodes are kept"),
     env_option: list[str] = typer.Option(None, help=ENV_OPTION_HELP),
+    temperature: float = typer.Option(None, help="InternVL: sample at this temperature in every suite (0: greedy); "
+                                                 "default: the checkpoint's own decoding (viragent-tiny samples "
+                                                 "at 1.0 in BabyAI and is greedy elsewhere)"),
 ):
     """Success per task on held-out seeds, one column per policy, written as markdown and JSON."""
     from viragent.agent.evaluation import compare, suite_env_ids
@@ -241,7 +248,7 @@ def eval_cmd(
         else:
             raise ValueError("name the tasks: --suite miniwob,babyai or --env miniwob/click-test")
         result = compare(policy, env_ids, episodes, out, seed=seed, max_steps=max_steps, console=console,
-                         resume=resume, env_options=_env_options(env_option))
+                         resume=resume, env_options=_env_options(env_option), temperature=temperature)
     except (ValueError, FileExistsError, TypeError, FileNotFoundError) as exc:
         _fail(str(exc))
     table = Table(title=f"success on seeds {result['seeds'][0]}..{result['seeds'][1]}")
@@ -449,12 +456,21 @@ def model_ship_cmd(
     checkpoint: Path = typer.Argument(..., help="a checkpoint directory trained here (e.g. runs/X/instruct/final)"),
     name: str = typer.Argument(..., help="the name it ships as: --policy internvl:NAME"),
     bf16: bool = typer.Option(False, help="store the weights in bf16 (half the size)"),
+    temperature: list[str] = typer.Option(None, help="SUITE=T: the shipped policy samples at temperature T in that "
+                                                     "suite by default (e.g. babyai=1.0); elsewhere greedy"),
 ):
     """Copy a trained checkpoint into the package's model/weights/ (then add its model card, README.md)."""
     from viragent.model.loading import CheckpointNotFound, ship_checkpoint
 
+    decoding = {}
+    for pair in temperature or []:
+        suite, _, value = pair.partition("=")
+        try:
+            decoding[suite.strip()] = {"temperature": float(value)}
+        except ValueError:
+            _fail(f"--temperature wants SUITE=T, not {pair!r} (e.g. --temperature babyai=1.0)")
     try:
-        console.print(f"shipped: {ship_checkpoint(checkpoint, name, bf16=bf16)}")
+        console.print(f"shipped: {ship_checkpoint(checkpoint, name, bf16=bf16, decoding=decoding)}")
     except (CheckpointNotFound, FileExistsError, FileNotFoundError) as exc:
         _fail(str(exc))
 

@@ -77,25 +77,40 @@ def collect(suite: str, episodes: int, out: str | Path, seed: int = TRAIN_SEED_S
 
 def evaluate(policy_spec: str, env_ids: list[str], episodes: int, out: str | Path, seed: int = EVAL_SEED_START,
              max_steps: int = 30, policy=None, console: Console | None = None, show_progress: bool = True,
-             resume: bool = False, env_options: dict | None = None) -> dict:
+             resume: bool = False, env_options: dict | None = None, temperature: float | None = None) -> dict:
     """Success per env on held-out seeds; writes OUT/eval.md and OUT/eval.json.
 
     resume: an interrupted evaluation in OUT keeps its finished episodes and runs only the rest.
-    env_options: passed to every env (e.g. {"view": "agent"}), and recorded in the table."""
+    env_options: passed to every env (e.g. {"view": "agent"}), and recorded in the table.
+    temperature: sample at it in every suite instead of the checkpoint's own decoding; the decoding used per
+    suite is recorded in the table either way."""
     console = console or Console()
     out = Path(out)
     config = RunConfig(env_ids=env_ids, policy=policy_spec, episodes=episodes, seed=seed, out=out / "run",
-                       max_steps=max_steps, resume=resume, env_kwargs=dict(env_options or {}))
+                       max_steps=max_steps, resume=resume, env_kwargs=dict(env_options or {}), temperature=temperature)
     result = run_episodes(config, console=console, show_progress=show_progress, policy=policy)
+    decoding = json.loads((out / "run" / "manifest.json").read_text()).get("policy_decoding", {})
     table = {"policy": policy_spec, "seeds": [seed, seed + episodes - 1], "episodes_per_env": episodes,
-             "env_options": dict(env_options or {}), "rows": result.rows}
+             "env_options": dict(env_options or {}), "temperature": temperature, "decoding": decoding,
+             "rows": result.rows}
     lines = ["| env | success | episodes | mean steps |", "|---|---:|---:|---:|"]
     lines += [f"| {r['env']} | {100 * r['success']:.1f} % | {r['episodes']} | {r['mean_steps']:.2f} |" for r in result.rows]
     out.mkdir(parents=True, exist_ok=True)
-    (out / "eval.md").write_text(f"Policy `{policy_spec}`, seeds {seed}..{seed + episodes - 1}\n\n" + "\n".join(lines) + "\n")
+    (out / "eval.md").write_text(f"Policy `{policy_spec}`, seeds {seed}..{seed + episodes - 1}, "
+                                 f"{describe_decoding(decoding)}\n\n" + "\n".join(lines) + "\n")
     (out / "eval.json").write_text(json.dumps(table, indent=2))
     console.print(summary_table(result.rows, title=f"eval {policy_spec}"))
     return table
+
+
+def describe_decoding(decoding: dict) -> str:
+    """{"babyai": {"temperature": 1.0}} -> "sampled at temperature 1.0 in babyai, greedy elsewhere"."""
+    sampled = {suite: d["temperature"] for suite, d in decoding.items() if d.get("temperature", 0) > 0}
+    if not sampled:
+        return "greedy decoding"
+    if "*" in sampled:
+        return f"sampled at temperature {sampled['*']} in every suite"
+    return ", ".join(f"sampled at temperature {t} in {suite}" for suite, t in sampled.items()) + ", greedy elsewhere"
 
 
 def _slug(policy_spec: str) -> str:
@@ -115,13 +130,17 @@ def _fingerprint(spec: str) -> str:
     digest = hashlib.sha1()
     for f in sorted(directory.glob("*.safetensors")):
         digest.update(f.read_bytes())
+    meta = directory / "viragent.json"
+    decoding = json.loads(meta.read_text()).get("decoding") if meta.exists() else None
+    if decoding:  # the same weights decoded another way are another policy
+        digest.update(json.dumps(decoding, sort_keys=True).encode())
     return f"{spec}@{digest.hexdigest()[:16]}"
 
 
 def _finished(where: Path, spec: str, fingerprint: str, env_ids: list[str], seed: int,
-              episodes: int, env_options: dict) -> dict | None:
-    """The table of an earlier identical evaluation in `where` (same policy weights, seeds, envs and env
-    options), or None."""
+              episodes: int, env_options: dict, temperature: float | None) -> dict | None:
+    """The table of an earlier identical evaluation in `where` (same policy weights and decoding, seeds, envs
+    and env options), or None."""
     try:
         table = json.loads((where / "eval.json").read_text())
     except (OSError, json.JSONDecodeError):
@@ -129,37 +148,42 @@ def _finished(where: Path, spec: str, fingerprint: str, env_ids: list[str], seed
     same = (table.get("policy") == spec and table.get("seeds") == [seed, seed + episodes - 1]
             and table.get("fingerprint") == fingerprint
             and table.get("env_options", {}) == env_options
+            and table.get("temperature") == temperature
             and [r["env"] for r in table.get("rows", [])] == env_ids)
     return table if same else None
 
 
 def compare(policy_specs: list[str], env_ids: list[str], episodes: int, out: str | Path,
             seed: int = EVAL_SEED_START, max_steps: int | None = None, console: Console | None = None,
-            resume: bool = False, env_options: dict | None = None) -> dict:
+            resume: bool = False, env_options: dict | None = None, temperature: float | None = None) -> dict:
     """Several policies on the same held-out seeds: one column each, plus each suite's mean.
 
     Each policy's own run and table go to OUT/<policy>/; the comparison to OUT/eval.md and OUT/eval.json.
     `max_steps` None: each suite's SUITE_MAX_STEPS. `env_options` go to every env (e.g. {"view": "agent"}).
+    `temperature` (InternVL policies) overrides each checkpoint's own decoding in every suite.
     """
     console = console or Console()
     out = Path(out)
     env_options = dict(env_options or {})
-    columns = {}
+    columns, decodings = {}, {}
     for spec in policy_specs:
         rows, fingerprint = [], _fingerprint(spec)  # hashes the weights once per policy
+        spec_temperature = temperature if spec.startswith("internvl:") else None
         for suite in dict.fromkeys(parse_env_id(e)[0].name for e in env_ids):
             ids = [e for e in env_ids if parse_env_id(e)[0].name == suite]
             limit = max_steps or SUITE_MAX_STEPS.get(suite, 30)
-            where = out / _slug(spec) / suite
-            table = _finished(where, spec, fingerprint, ids, seed, episodes, env_options)
+            # a --temperature run gets a folder of its own: the checkpoint's own decoding may be evaluated beside it
+            where = out / (_slug(spec) + ("" if spec_temperature is None else f"-t{spec_temperature:g}")) / suite
+            table = _finished(where, spec, fingerprint, ids, seed, episodes, env_options, spec_temperature)
             if table is None:
                 table = evaluate(spec, ids, episodes, where, seed=seed, max_steps=limit, console=console,
-                                 resume=resume, env_options=env_options)
+                                 resume=resume, env_options=env_options, temperature=spec_temperature)
                 table["fingerprint"] = fingerprint
                 (where / "eval.json").write_text(json.dumps(table, indent=2))
             else:  # the same policy on the same seeds already ran into this folder: reuse, don't re-run
                 console.print(f"reusing {where / 'eval.json'}")
             rows += table["rows"]
+            decodings.setdefault(spec, {}).update(table.get("decoding", {}))
         columns[spec] = {r["env"]: r["success"] for r in rows if r["env"] in env_ids}  # not the "all" rows
     suites = list(dict.fromkeys(parse_env_id(e)[0].name for e in env_ids))
     means = {spec: {s: sum(v for e, v in col.items() if e.startswith(s + "/")) /
@@ -169,8 +193,10 @@ def compare(policy_specs: list[str], env_ids: list[str], episodes: int, out: str
     lines += [f"| {e} | " + " | ".join(f"{100 * columns[p][e]:.0f} %" for p in policy_specs) + " |" for e in env_ids]
     lines += [f"| **{s} mean** | " + " | ".join(f"**{100 * means[p][s]:.1f} %**" for p in policy_specs) + " |"
               for s in suites]
+    lines += ["", *[f"`{p}`: {describe_decoding(decodings.get(p, {}))}." for p in policy_specs]]
     result = {"policies": policy_specs, "seeds": [seed, seed + episodes - 1], "episodes_per_env": episodes,
-              "env_options": env_options, "success": columns, "suite_means": means}
+              "env_options": env_options, "temperature": temperature, "decoding": decodings, "success": columns,
+              "suite_means": means}
     out.mkdir(parents=True, exist_ok=True)
     (out / "eval.md").write_text(f"Success on held-out seeds {seed}..{seed + episodes - 1} ({episodes} episodes "
                                  f"per task)\n\n" + "\n".join(lines) + "\n")

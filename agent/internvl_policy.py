@@ -57,8 +57,9 @@ class InternVLPolicy:
     """An InternVL3.5 model (any size, any of the three checkpoint layouts, or a random-weight preset)."""
 
     def __init__(self, engine: VLMEngine, name: str = "internvl", max_new_tokens: int = 48,
-                 temperature: float = 0.0, seed: int = 0, image: str = "first",
-                 env_options: dict[str, dict] | None = None, look: dict[str, str] | None = None):
+                 temperature: float | None = None, seed: int = 0, image: str = "first",
+                 env_options: dict[str, dict] | None = None, look: dict[str, str] | None = None,
+                 decoding: dict[str, dict] | None = None):
         self.engine, self.name = engine, name
         self.image = image  # where the screenshot sits in the prompt: as the checkpoint was trained
         # suite -> a question the policy asks itself about the screen alone before acting there; its answer goes
@@ -67,18 +68,30 @@ class InternVLPolicy:
         # suite -> env options the training data was collected with (e.g. BabyAI's egocentric view): the runner
         # builds that suite's envs with them unless told otherwise, so the policy sees what it learned from
         self.env_options = env_options or {}
+        # suite -> how to decode there, e.g. {"babyai": {"temperature": 1.0}}: a checkpoint's own setting
+        # (viragent.json "decoding"). `temperature`, when given, holds in every suite instead; 0 is greedy.
+        self.decoding = decoding or {}
         self.max_new_tokens, self.temperature, self.seed = max_new_tokens, temperature, seed
-        self._calls = 0
+        self._sample_seed, self._calls = seed, 0
 
     def reset(self, env) -> None:
-        """Nothing to reset: the policy's only memory is the history the loop passes in."""
+        """The policy's only memory is the history the loop passes in. Sampling is seeded by the episode's own
+        seed and the call, so an episode draws the same tokens however a run orders or splits its episodes."""
+        seed = getattr(env.unwrapped, "np_random_seed", None)
+        self._sample_seed = 1_000_003 * seed if isinstance(seed, int) and seed >= 0 else self.seed
+        self._calls = 0
+
+    def temperature_for(self, suite: str) -> float:
+        if self.temperature is not None:
+            return self.temperature
+        return float(self.decoding.get(suite, {}).get("temperature", 0.0))
 
     def act(self, observation: Observation, history: list[str]) -> PolicyOutput:
-        self._calls += 1
-        question = self.look.get(str(observation.info.get("task", "")).split("/")[0])
+        suite = str(observation.info.get("task", "")).split("/")[0]
+        question = self.look.get(suite)
         seen = self.look_at(observation, question) if question else None
         prompt = user_prompt(observation.instruction, history, image=self.image, seen=seen)
-        gen = self._generate(observation, prompt)
+        gen = self._generate(observation, prompt, self.temperature_for(suite))
         # The log keeps what the policy saw first, in the words a thinking policy writes ("In front: red box."),
         # so the report and examples/babyai_thoughts.py read both kinds of policy alike.
         text = gen.text if seen is None else f"In front: {seen}. {gen.text}"
@@ -87,25 +100,27 @@ class InternVLPolicy:
 
     def look_at(self, observation: Observation, question: str) -> str:
         """The policy's own answer to `question` about the screen, with no task or history in the prompt."""
-        gen = self._generate(observation, user_prompt(question, [], image=self.image))
+        gen = self._generate(observation, user_prompt(question, [], image=self.image), temperature=0.0)
         action = PolicyOutput.from_text(gen.text).action  # the same parse as an action's
         answer = action.answer if isinstance(action, Done) else None
         # Unparsable: the raw words, cut to a phrase, so the action prompt still has the format it was trained on.
         return (answer or gen.text.strip().split("\n")[0][:40] or "nothing").rstrip(".")
 
-    def _generate(self, observation: Observation, prompt: str):
+    def _generate(self, observation: Observation, prompt: str, temperature: float):
+        self._calls += 1
         return self.engine.generate([observation.screenshot], [prompt], max_new_tokens=self.max_new_tokens,
-                                    temperature=self.temperature, seed=self.seed + self._calls)[0]
+                                    temperature=temperature, seed=self._sample_seed + self._calls)[0]
 
     @classmethod
-    def from_spec(cls, spec: str, seed: int = 0, device: str | None = None) -> "InternVLPolicy":
+    def from_spec(cls, spec: str, seed: int = 0, device: str | None = None,
+                  temperature: float | None = None) -> "InternVLPolicy":
         """'tiny' / '1B' / … (random weights, same architecture), a shipped checkpoint ('viragent-tiny') or a
-        local checkpoint directory."""
+        local checkpoint directory. `temperature` overrides the checkpoint's own decoding in every suite."""
         device_, dtype = pick_device_dtype(device)
         # tiny sees one 224-px tile and no system prompt: ~110 tokens a sample instead of ~230 is twice the
         # training speed on a CPU, and a model trained from scratch learns the format from the data itself.
         settings = {"max_tiles": 1, "system": None} if spec == "tiny" else {"max_tiles": 6, "system": SYSTEM_PROMPT}
-        prompt, env_options = {"image": "first", "look": {}}, {}
+        prompt, env_options, decoding = {"image": "first", "look": {}}, {}, {}
         if spec in PRESETS:
             tokenizer = tiny_tokenizer()  # published presets without weights get it too: no Qwen3 offline
             model = build_random(spec, tokenizer, seed=seed, dtype=dtype, device=device_)
@@ -120,11 +135,12 @@ class InternVLPolicy:
                 settings.update(meta.get("processor", {}))
                 prompt.update(meta.get("prompt", {}))
                 env_options = meta.get("env", {})
+                decoding = meta.get("decoding", {})
         processor = InternVLChatProcessor(tokenizer, tile=model.config.vision_config.image_size[0],
                                           tokens_per_tile=tokens_per_tile(model.config),
                                           max_tiles=settings["max_tiles"], system=settings["system"])
         return cls(VLMEngine(model, processor), name=f"internvl:{spec}", seed=seed, image=prompt["image"],
-                   env_options=env_options, look=prompt["look"])
+                   env_options=env_options, look=prompt["look"], decoding=decoding, temperature=temperature)
 
     def processor_settings(self) -> dict:
         """What a checkpoint trained from this policy must be served with (saved in viragent.json)."""

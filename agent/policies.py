@@ -166,8 +166,11 @@ class RandomPolicy:
         return PolicyOutput(action, self.codec.encode(action))
 
 
-def make_policy(spec: str, seed: int = 0) -> Policy:
-    """'expert', 'random', or 'internvl:<preset|shipped name|dir>' (a preset gets random weights)."""
+def make_policy(spec: str, seed: int = 0, temperature: float | None = None) -> Policy:
+    """'expert', 'random', or 'internvl:<preset|shipped name|dir>' (a preset gets random weights). `temperature`
+    (InternVL only) samples at that temperature in every suite instead of the checkpoint's own decoding."""
+    if temperature is not None and not spec.startswith("internvl:"):
+        raise ValueError(f"a temperature is for an InternVL policy; {spec!r} does not sample: leave it out")
     if spec == "expert":
         return ExpertPolicy()
     if spec == "random":
@@ -175,6 +178,6 @@ def make_policy(spec: str, seed: int = 0) -> Policy:
     if spec.startswith("internvl:"):
         from .internvl_policy import InternVLPolicy  # torch and transformers load only when asked for
 
-        return InternVLPolicy.from_spec(spec.split(":", 1)[1], seed=seed)
+        return InternVLPolicy.from_spec(spec.split(":", 1)[1], seed=seed, temperature=temperature)
     raise ValueError(f"unknown policy {spec!r}; use expert, random or internvl:<preset|shipped name|checkpoint dir> "
                      "(e.g. internvl:viragent-tiny)")

@@ -42,6 +42,7 @@ class RunConfig:
     resume: bool = False
     checkpoint: bool = False  # keep LangGraph state in out/checkpoints.sqlite
     env_kwargs: dict = field(default_factory=dict)
+    temperature: float | None = None  # InternVL: sample at it in every suite (None: the checkpoint's own decoding)
 
 
 @dataclass
@@ -82,7 +83,7 @@ def _manifest(config: RunConfig, run_id: str) -> dict:
 
 
 # What makes two runs' episodes different: resuming a run under other values would mix two experiments.
-_RESUME_KEYS = ("policy", "seed", "max_steps", "env_kwargs")
+_RESUME_KEYS = ("policy", "seed", "max_steps", "env_kwargs", "temperature")
 
 
 def env_options(env_id: str, config: RunConfig, policy) -> dict:
@@ -90,6 +91,13 @@ def env_options(env_id: str, config: RunConfig, policy) -> dict:
     egocentric view), with the run's own (--env-option) over them."""
     suite = parse_env_id(env_id)[0].name
     return {**getattr(policy, "env_options", {}).get(suite, {}), **config.env_kwargs}
+
+
+def policy_decoding(policy) -> dict:
+    """How the policy decodes in each suite, for the manifest: {"babyai": {"temperature": 1.0}}, {} if greedy."""
+    if getattr(policy, "temperature", None) is not None:
+        return {"*": {"temperature": policy.temperature}} if policy.temperature > 0 else {}
+    return getattr(policy, "decoding", {})
 
 
 def _check_same_settings(out: Path, config: RunConfig) -> None:
@@ -116,7 +124,7 @@ def run_episodes(config: RunConfig, console: Console | None = None, show_progres
     console = console or Console()
     for env_id in config.env_ids:
         parse_env_id(env_id)  # fail before anything starts, with the list of tasks
-    policy = policy or make_policy(config.policy, seed=config.seed)
+    policy = policy or make_policy(config.policy, seed=config.seed, temperature=config.temperature)
     out = Path(config.out)
     if out.exists() and any(out.iterdir()) and not config.resume:
         raise FileExistsError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
@@ -124,7 +132,8 @@ def run_episodes(config: RunConfig, console: Console | None = None, show_progres
     if done_before:
         _check_same_settings(out, config)
     run_id = json.loads((out / "manifest.json").read_text())["run_id"] if done_before else out.name
-    writer = RunWriter(out, {**_manifest(config, run_id), "policy_env_options": getattr(policy, "env_options", {})})
+    writer = RunWriter(out, {**_manifest(config, run_id), "policy_env_options": getattr(policy, "env_options", {}),
+                             "policy_decoding": policy_decoding(policy)})
     checkpointer = None
     if config.checkpoint:
         from langgraph.checkpoint.sqlite import SqliteSaver

@@ -199,4 +199,6 @@ $V train sft --init "$WORK/pretrained/final" \
   --position-loss "$POSITION_LOSS" --position-bins $BINS $BF16_FLAG --out "$WORK/instruct"
 echo "recipe time: $((SECONDS / 60)) min $((SECONDS % 60)) s (CPU_BF16=$CPU_BF16)"
 echo "checkpoint: $WORK/instruct/final  (evaluate: $V eval --policy internvl:$WORK/instruct/final --suite miniwob,babyai,desktop --episodes 50 --out $WORK/eval)"
-echo "ship it: $V model ship $WORK/instruct/final NAME  (then internvl:NAME finds it)"
+# viragent-tiny samples its BabyAI actions at temperature 1.0 (greedy elsewhere): greedy, it walks the same loop
+# until the step limit (README "Sampling in BabyAI"). Evaluate with --temperature 1 in BabyAI to see the same.
+echo "ship it: $V model ship $WORK/instruct/final NAME --temperature babyai=1.0  (then internvl:NAME finds it)"

@@ -231,10 +231,12 @@ def build_random(preset: str, tokenizer, seed: int = 0, dtype: torch.dtype = tor
     return model.to(dtype).eval()
 
 
-def ship_checkpoint(source: str | Path, name: str, bf16: bool = False, weights_dir: Path | None = None) -> Path:
+def ship_checkpoint(source: str | Path, name: str, bf16: bool = False, weights_dir: Path | None = None,
+                    decoding: dict[str, dict] | None = None) -> Path:
     """Copy a checkpoint we trained into `weights_dir` (the package's model/weights/) as NAME, so that
     `internvl:NAME` finds it. bf16 casts the floating-point weights (half the size; `load_pretrained` casts them
-    back to the dtype asked for): the package ships under 50 MB of weights."""
+    back to the dtype asked for): the package ships under 50 MB of weights. `decoding` (suite -> {"temperature":
+    T}) is recorded in the copy's viragent.json: how InternVLPolicy decodes there unless told otherwise."""
     source = resolve_checkpoint(source)
     destination = Path(weights_dir or SHIPPED_DIR) / name
     if destination.exists():
@@ -249,6 +251,10 @@ def ship_checkpoint(source: str | Path, name: str, bf16: bool = False, weights_d
             state = {k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in state.items()}
         save_file(state, destination / path.name, metadata={"format": "pt"})
         (destination / path.name).chmod(0o644)  # safetensors writes 0600; package data must be readable by all
+    if decoding:
+        meta = json.loads((destination / "viragent.json").read_text())
+        meta["decoding"] = {**meta.get("decoding", {}), **decoding}
+        (destination / "viragent.json").write_text(json.dumps(meta, indent=2))
     return destination
 
 

@@ -52,3 +52,49 @@ def test_policy_loads_a_checkpoint_directory(tmp_path, with_meta):
     policy = InternVLPolicy.from_spec(str(tmp_path / "ckpt"))
     assert policy.name.startswith("internvl:") and policy.engine.processor.tokens_per_tile == 64
     assert json.loads((tmp_path / "ckpt" / "config.json").read_text())["model_type"] == "internvl"
+
+
+def _raw_texts(out, episode_id):
+    return [s["raw_text"] for s in load_run(out).steps.to_pylist() if s["episode_id"] == episode_id]
+
+
+def test_a_checkpoints_decoding_samples_in_its_suite_and_each_episode_draws_the_same(tmp_path):
+    """viragent.json's "decoding" makes the policy sample in that suite only; the draws are seeded by the episode,
+    so an episode reads the same whether it ran first or second, and --temperature 0 is greedy again."""
+    from typer.testing import CliRunner
+
+    from viragent.agent.cli import app
+
+    tok = tiny_tokenizer()
+    ckpt = save_checkpoint(build_random("tiny", tok, seed=1), tok, tmp_path / "ckpt",
+                           {"decoding": {"babyai": {"temperature": 1.0}}})
+    policy = InternVLPolicy.from_spec(str(ckpt))
+    assert (policy.temperature_for("babyai"), policy.temperature_for("miniwob")) == (1.0, 0.0)
+
+    def run(name, seed, episodes, temperature=None):
+        config = RunConfig(env_ids=["babyai/goto"], policy=f"internvl:{ckpt}", episodes=episodes, seed=seed,
+                           max_steps=3, out=tmp_path / name, temperature=temperature)
+        run_episodes(config, show_progress=False)
+        return tmp_path / name
+
+    both = run("both", seed=0, episodes=2)
+    second_alone = run("second", seed=1, episodes=1)
+    assert _raw_texts(both, 2) == _raw_texts(second_alone, 1)  # episode seed 1, run second or alone
+    assert _raw_texts(both, 1) != _raw_texts(both, 2)
+    assert json.loads((both / "manifest.json").read_text())["policy_decoding"] == {"babyai": {"temperature": 1.0}}
+    greedy = run("greedy", seed=0, episodes=1, temperature=0.0)
+    assert _raw_texts(greedy, 1) != _raw_texts(both, 1)
+    assert json.loads((greedy / "manifest.json").read_text())["policy_decoding"] == {}
+
+    ev = tmp_path / "eval"
+    args = ["eval", "--policy", f"internvl:{ckpt}", "--env", "babyai/goto", "--episodes", "1", "--max-steps", "2",
+            "--out", str(ev)]
+    r = CliRunner().invoke(app, args + ["--temperature", "0"])
+    assert r.exit_code == 0, r.output
+    assert "greedy decoding" in (ev / "eval.md").read_text()
+    r = CliRunner().invoke(app, args)  # the checkpoint's own decoding: not the greedy run's table again
+    assert r.exit_code == 0 and "reusing" not in r.output, r.output
+    assert "sampled at temperature 1.0 in babyai, greedy elsewhere" in (ev / "eval.md").read_text()
+    r = CliRunner().invoke(app, ["eval", "--policy", "expert", "--env", "babyai/goto", "--episodes", "1",
+                                 "--temperature", "1", "--out", str(tmp_path / "expert")])
+    assert r.exit_code == 0, r.output  # a temperature applies to InternVL columns only

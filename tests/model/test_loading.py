@@ -161,3 +161,22 @@ def test_shipping_in_bf16_halves_the_weights_and_keeps_the_model(tmp_path, sourc
     torch.testing.assert_close(logits_of(model, tokenizer), reference, atol=0.05, rtol=0.05)  # ... not changed
     with pytest.raises(FileExistsError, match="choose another name"):
         ship_checkpoint(trained, "mine", weights_dir=tmp_path / "weights")
+
+
+def test_model_ship_records_a_suites_temperature(tmp_path, source, tiny_tokenizer, monkeypatch):
+    """`viragent model ship --temperature babyai=1.0`: the copy's viragent.json says how to decode there, and a
+    malformed pair is refused with the form to use."""
+    from typer.testing import CliRunner
+
+    import viragent.model.loading as loading
+    from viragent.agent.cli import app
+    from viragent.model.loading import save_checkpoint
+
+    monkeypatch.setattr(loading, "SHIPPED_DIR", tmp_path / "weights")  # not into the installed package
+    trained = save_checkpoint(source, tiny_tokenizer, tmp_path / "final", {"prompt": {"image": "last"}})
+    r = CliRunner().invoke(app, ["model", "ship", str(trained), "mine", "--temperature", "babyai=1.0"])
+    assert r.exit_code == 0, r.output
+    meta = json.loads((tmp_path / "weights" / "mine" / "viragent.json").read_text())
+    assert meta == {"prompt": {"image": "last"}, "decoding": {"babyai": {"temperature": 1.0}}}
+    r = CliRunner().invoke(app, ["model", "ship", str(trained), "other", "--temperature", "babyai:1"])
+    assert r.exit_code != 0 and "SUITE=T" in r.output and not (tmp_path / "weights" / "other").exists()
