@@ -1,4 +1,4 @@
-"""Why a policy's BabyAI episodes fail: replay a run and see what it picked up.
+"""Why a policy's BabyAI episodes fail: replay a run and see what it picked up, and whether it ended in a loop.
 
 Each episode of the run is replayed with its seed and its logged actions. The levels are deterministic, so the
 replay passes through the states the policy saw. For the families that pick something up (pickup, putnext,
@@ -7,6 +7,8 @@ pick-up-then-go-to) it reports:
 - how many pickups came while already carrying something;
 - how many drops came with empty hands.
 It also checks that every replay ends as the log says; a mismatch means the run is not this version's levels.
+For every family it counts the episodes whose last 32 actions are one cycle of at most 8 actions repeated: a
+greedy policy that sees the same view after the same last actions does the same again until the step limit.
 
     viragent eval --policy internvl:viragent-tiny --suite babyai --episodes 50 --out runs/eval
     python examples/babyai_failures.py runs/eval/viragent-tiny/babyai/run
@@ -47,6 +49,13 @@ def replay(env, seed: int, actions: list[dict]) -> dict:
     return {"first": first or "nothing", "counts": counts, "success": success}
 
 
+def ends_in_loop(actions: list[str], window: int = 32, max_period: int = 8) -> bool:
+    """The last `window` actions repeat with a period of at most `max_period` (e.g. left, forward, left, …)."""
+    tail = actions[-window:]
+    return len(tail) == window and any(all(tail[i] == tail[i + period] for i in range(window - period))
+                                       for period in range(1, max_period + 1))
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", help="a run directory (viragent run / eval / collect) with BabyAI episodes")
@@ -55,10 +64,14 @@ def main(argv: list[str] | None = None) -> dict:
     run = load_run(args.run)
     actions = defaultdict(list)
     for step in sorted(run.steps.to_pylist(), key=lambda s: (s["episode_id"], s["step"])):
-        actions[step["episode_id"]].append(json.loads(step["action"]))
+        if step["action"] is not None:  # an answer that did not parse was not executed: the level did not move
+            actions[step["episode_id"]].append(json.loads(step["action"]))
     envs, table = {}, {}
     for episode in run.episodes.to_pylist():
         family = episode["env_id"].removeprefix("babyai/")
+        row = table.setdefault(f"{family} {'success' if episode['success'] else 'failure'}", Counter())
+        row["episodes"] += 1
+        row["ends in a loop"] += ends_in_loop([json.dumps(a, sort_keys=True) for a in actions[episode["episode_id"]]])
         if family not in PICKING_FAMILIES:
             continue
         # The run's own env options: a start=object collection starts elsewhere than the level does.
@@ -68,19 +81,19 @@ def main(argv: list[str] | None = None) -> dict:
             raise SystemExit(f"episode {episode['episode_id']} ({episode['env_id']}, seed {episode['seed']}) "
                              f"replays to success={result['success']} but was logged {episode['success']}: the "
                              "run was made with other levels (another minigrid version?); replay cannot explain it")
-        row = table.setdefault(f"{family} {'success' if episode['success'] else 'failure'}", Counter())
-        row["episodes"] += 1
         row[f"first pickup: {result['first']}"] += 1
         row.update(result["counts"])
 
-    columns = ["episodes", "first pickup: named", "first pickup: another", "first pickup: nothing",
-               "pickup while carrying", "drop with empty hands"]
-    view = Table(title=f"BabyAI pickups replayed from {args.run}")
+    picking = ["first pickup: named", "first pickup: another", "first pickup: nothing", "pickup while carrying",
+               "drop with empty hands"]
+    columns = ["episodes", "ends in a loop", *picking]
+    view = Table(title=f"BabyAI episodes replayed from {args.run}")
     view.add_column("family, outcome")
     for column in columns:
         view.add_column(column, justify="right")
     for key in sorted(table):
-        view.add_row(key, *(str(table[key][c]) for c in columns))
+        picks = key.rsplit(" ", 1)[0] in PICKING_FAMILIES  # the other families pick nothing up: no pickup columns
+        view.add_row(key, *(str(table[key][c]) if picks or c not in picking else "–" for c in columns))
     Console().print(view)
     return {key: dict(row) for key, row in table.items()}
 
