@@ -76,7 +76,8 @@ class InternVLPolicy:
 
     def reset(self, env) -> None:
         """The policy's only memory is the history the loop passes in. Sampling is seeded by the episode's own
-        seed and the call, so an episode draws the same tokens however a run orders or splits its episodes."""
+        seed and the call, so an episode draws the same tokens however a run orders or splits its episodes. (Several
+        different draws of one seed, as a group of RL rollouts needs, will need an offset of their own.)"""
         seed = getattr(env.unwrapped, "np_random_seed", None)
         self._sample_seed = 1_000_003 * seed if isinstance(seed, int) and seed >= 0 else self.seed
         self._calls = 0

@@ -94,11 +94,14 @@ def test_run_defaults_to_the_shipped_policy(tmp_path):
 
 
 def test_shipped_policy_is_served_as_it_was_trained(tmp_path):
-    """viragent-tiny was trained on BabyAI's egocentric view with the image last; a plain run must do the same."""
+    """viragent-tiny was trained on BabyAI's egocentric view with the image last; a plain run must do the same, and
+    sample its BabyAI actions as its model card says (README "Sampling in BabyAI")."""
     from viragent.agent.policies import make_policy
 
     run = _run_without_a_policy_flag(tmp_path / "babyai", "babyai/goto")
     assert run.manifest["policy_env_options"] == {"babyai": {"view": "agent"}}
+    decoding = run.manifest["policy_decoding"]
+    assert set(decoding) == {"babyai"} and decoding["babyai"]["temperature"] > 0
     assert set(run.steps.column("width").to_pylist()) == {112}  # 7x7 cells of 16 px, not the whole grid
     assert make_policy("internvl:viragent-tiny").image == "last"  # the prompt layout it was trained with
 
