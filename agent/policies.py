@@ -171,6 +171,8 @@ def make_policy(spec: str, seed: int = 0, temperature: float | None = None) -> P
     (InternVL only) samples at that temperature in every suite instead of the checkpoint's own decoding."""
     if temperature is not None and not spec.startswith("internvl:"):
         raise ValueError(f"a temperature is for an InternVL policy; {spec!r} does not sample: leave it out")
+    if temperature is not None and temperature < 0:
+        raise ValueError(f"temperature {temperature} is negative: give 0 for greedy decoding or more to sample")
     if spec == "expert":
         return ExpertPolicy()
     if spec == "random":

@@ -98,3 +98,8 @@ def test_a_checkpoints_decoding_samples_in_its_suite_and_each_episode_draws_the_
     r = CliRunner().invoke(app, ["eval", "--policy", "expert", "--env", "babyai/goto", "--episodes", "1",
                                  "--temperature", "1", "--out", str(tmp_path / "expert")])
     assert r.exit_code == 0, r.output  # a temperature applies to InternVL columns only
+    r = CliRunner().invoke(app, ["run", "--env", "babyai/goto", "--policy", "expert", "--temperature", "1",
+                                 "--out", str(tmp_path / "run-expert")])
+    assert r.exit_code != 0 and "InternVL policy" in r.output
+    r = CliRunner().invoke(app, args[:-1] + [str(tmp_path / "negative"), "--temperature", "-1"])
+    assert r.exit_code != 0 and "negative" in r.output
