@@ -28,6 +28,8 @@ def _fail(message: str) -> None:
 ENV_OPTION_HELP = ("KEY=VALUE passed to every env (repeatable), e.g. view=agent for BabyAI's egocentric view, "
                    "start=object (collect only) to begin BabyAI episodes next to a random object; true/false and "
                    "numbers are converted")
+TEMPERATURE_HELP = ("InternVL: sample at this temperature in every suite (0: greedy); default: the checkpoint's own "
+                    "decoding (viragent-tiny samples at 1.0 in BabyAI and is greedy elsewhere)")
 
 
 IMAGE_HELP = ("where the screenshot sits in the prompt: first (<image> then the task) or last (just before 'Next "
@@ -51,15 +53,20 @@ def _option_value(text: str):
     return text
 
 
-def _env_options(pairs: list[str] | None) -> dict:
-    """['view=agent', 'tile_size=32'] -> {'view': 'agent', 'tile_size': 32}."""
+def _key_values(pairs: list[str] | None, option: str, form: str, example: str) -> dict:
+    """['view=agent', 'tile_size=32'] -> {'view': 'agent', 'tile_size': 32}; a pair without '=' fails naming
+    `option`, the `form` it wants and an `example`."""
     options = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            _fail(f"--env-option wants KEY=VALUE, not {pair!r} (e.g. --env-option view=agent)")
+            _fail(f"{option} wants {form}, not {pair!r} (e.g. {option} {example})")
         options[key.strip()] = _option_value(value.strip())
     return options
+
+
+def _env_options(pairs: list[str] | None) -> dict:
+    return _key_values(pairs, "--env-option", "KEY=VALUE", "view=agent")
 
 
 @app.command()
@@ -77,9 +84,7 @@ def run(
     quiet: bool = typer.Option(False, help="no progress bar"),
     num_envs: int = typer.Option(1, help="> 1: step that many copies of one env through gymnasium.vector"),
     env_option: list[str] = typer.Option(None, help=ENV_OPTION_HELP),
-    temperature: float = typer.Option(None, help="InternVL: sample at this temperature in every suite (0: greedy); "
-                                                 "default: the checkpoint's own decoding (viragent-tiny samples "
-                                                 "at 1.0 in BabyAI and is greedy elsewhere)"),
+    temperature: float = typer.Option(None, help=TEMPERATURE_HELP),
 ):
     """Run a policy on environments; log every step; print a summary; write an HTML report."""
     from viragent.agent.runner import RunConfig, run_episodes
@@ -233,9 +238,7 @@ def eval_cmd(
     max_steps: int = typer.Option(None, help="step limit per episode (default: per suite, miniwob 15, babyai 64)"),
     resume: bool = typer.Option(False, help="continue an interrupted evaluation in OUT: finished episodes are kept"),
     env_option: list[str] = typer.Option(None, help=ENV_OPTION_HELP),
-    temperature: float = typer.Option(None, help="InternVL: sample at this temperature in every suite (0: greedy); "
-                                                 "default: the checkpoint's own decoding (viragent-tiny samples "
-                                                 "at 1.0 in BabyAI and is greedy elsewhere)"),
+    temperature: float = typer.Option(None, help=TEMPERATURE_HELP),
 ):
     """Success per task on held-out seeds, one column per policy, written as markdown and JSON."""
     from viragent.agent.evaluation import compare, suite_env_ids
@@ -462,13 +465,11 @@ def model_ship_cmd(
     """Copy a trained checkpoint into the package's model/weights/ (then add its model card, README.md)."""
     from viragent.model.loading import CheckpointNotFound, ship_checkpoint
 
-    decoding = {}
-    for pair in temperature or []:
-        suite, _, value = pair.partition("=")
-        try:
-            decoding[suite.strip()] = {"temperature": float(value)}
-        except ValueError:
-            _fail(f"--temperature wants SUITE=T, not {pair!r} (e.g. --temperature babyai=1.0)")
+    temperatures = _key_values(temperature, "--temperature", "SUITE=T", "babyai=1.0")
+    for suite, value in temperatures.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            _fail(f"--temperature wants SUITE=T with T a number >= 0, not {suite}={value} (e.g. babyai=1.0)")
+    decoding = {suite: {"temperature": float(value)} for suite, value in temperatures.items()}
     try:
         console.print(f"shipped: {ship_checkpoint(checkpoint, name, bf16=bf16, decoding=decoding)}")
     except (CheckpointNotFound, FileExistsError, FileNotFoundError) as exc:

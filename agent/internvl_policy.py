@@ -82,6 +82,14 @@ class InternVLPolicy:
         self._sample_seed = 1_000_003 * seed if isinstance(seed, int) and seed >= 0 else self.seed
         self._calls = 0
 
+    @property
+    def decoding_in_use(self) -> dict[str, dict]:
+        """How it decodes per suite, for the run's manifest: {"babyai": {"temperature": 1.0}}; "*" for every suite
+        under an override; {} when greedy everywhere."""
+        if self.temperature is not None:
+            return {"*": {"temperature": self.temperature}} if self.temperature > 0 else {}
+        return self.decoding
+
     def temperature_for(self, suite: str) -> float:
         if self.temperature is not None:
             return self.temperature

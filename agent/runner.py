@@ -93,13 +93,6 @@ def env_options(env_id: str, config: RunConfig, policy) -> dict:
     return {**getattr(policy, "env_options", {}).get(suite, {}), **config.env_kwargs}
 
 
-def policy_decoding(policy) -> dict:
-    """How the policy decodes in each suite, for the manifest: {"babyai": {"temperature": 1.0}}, {} if greedy."""
-    if getattr(policy, "temperature", None) is not None:
-        return {"*": {"temperature": policy.temperature}} if policy.temperature > 0 else {}
-    return getattr(policy, "decoding", {})
-
-
 def _check_same_settings(out: Path, config: RunConfig) -> None:
     if not (out / "manifest.json").exists():
         return
@@ -133,7 +126,7 @@ def run_episodes(config: RunConfig, console: Console | None = None, show_progres
         _check_same_settings(out, config)
     run_id = json.loads((out / "manifest.json").read_text())["run_id"] if done_before else out.name
     writer = RunWriter(out, {**_manifest(config, run_id), "policy_env_options": getattr(policy, "env_options", {}),
-                             "policy_decoding": policy_decoding(policy)})
+                             "policy_decoding": getattr(policy, "decoding_in_use", {})})
     checkpointer = None
     if config.checkpoint:
         from langgraph.checkpoint.sqlite import SqliteSaver

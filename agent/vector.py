@@ -20,7 +20,7 @@ from viragent.environments import Observation, make_env
 from viragent.tools import Wait, get_codec
 
 from .policies import make_policy
-from .runner import RunConfig, RunResult, _manifest, env_options, policy_decoding
+from .runner import RunConfig, RunResult, _manifest, env_options
 from .report import write_report
 from .summary import summarize, summary_table
 from .trajectory import Episode, RunWriter, Step
@@ -48,7 +48,7 @@ def vector_rollouts(config: RunConfig, num_envs: int, console: Console | None = 
     options = env_options(env_id, config, policies[0])
     writer = RunWriter(out, {**_manifest(config, out.name), "num_envs": num_envs,
                              "policy_env_options": getattr(policies[0], "env_options", {}),
-                             "policy_decoding": policy_decoding(policies[0])})
+                             "policy_decoding": getattr(policies[0], "decoding_in_use", {})})
     build = lambda: make_env(env_id, max_steps=config.max_steps, **options)  # noqa: E731
     vec = gym.vector.SyncVectorEnv([build] * num_envs, autoreset_mode=gym.vector.AutoresetMode.DISABLED)
     seeds = [config.seed + i for i in range(config.episodes)]
