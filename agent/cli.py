@@ -69,9 +69,16 @@ def _env_options(pairs: list[str] | None) -> dict:
     return _key_values(pairs, "--env-option", "KEY=VALUE", "view=agent")
 
 
+def _env_ids(values: list[str] | None) -> list[str]:
+    """`--env a,b --env c` -> [a, b, c]: a repeated --env adds tasks (a plain str option kept only the last one,
+    so a second --env silently dropped the first)."""
+    return [e.strip() for value in values or [] for e in value.split(",") if e.strip()]
+
+
 @app.command()
 def run(
-    env: str = typer.Option(..., "--env", help="SUITE/TASK, or several separated by commas (see `viragent tasks`)"),
+    env: list[str] = typer.Option(..., "--env", help="SUITE/TASK, several separated by commas or the option "
+                                                     "repeated (see `viragent tasks`)"),
     policy: str = typer.Option("internvl:viragent-tiny", help="internvl:viragent-tiny (the shipped policy), "
                                                                 "expert, random, or internvl:<preset or dir>"),
     episodes: int = typer.Option(10, help="episodes per env"),
@@ -91,7 +98,7 @@ def run(
     from viragent.agent.trajectory import RunWriteError
     from viragent.environments import BrowserNotFound, ExpertUnavailable, TaskNotFound
 
-    config = RunConfig(env_ids=[e.strip() for e in env.split(",") if e.strip()], policy=policy,
+    config = RunConfig(env_ids=_env_ids(env), policy=policy,
                        episodes=episodes, seed=seed, out=out, max_steps=max_steps, error_budget=error_budget,
                        resume=resume, checkpoint=checkpoint, env_kwargs=_env_options(env_option),
                        temperature=temperature)
@@ -231,7 +238,7 @@ def eval_cmd(
     policy: list[str] = typer.Option(..., help="expert | random | internvl:<preset, shipped name or checkpoint dir>; "
                                            "repeat to compare policies on the same seeds"),
     suite: str = typer.Option(None, help="comma-separated suites: every expert task of each (miniwob,babyai,desktop)"),
-    env: str = typer.Option(None, "--env", help="or: comma-separated env ids"),
+    env: list[str] = typer.Option(None, "--env", help="or: env ids, comma-separated or the option repeated"),
     episodes: int = typer.Option(50, help="episodes per env"),
     seed: int = typer.Option(0, help="first held-out seed"),
     out: Path = typer.Option(..., help="writes OUT/eval.md, OUT/eval.json; each policy's runs under OUT/<policy>/"),
@@ -245,7 +252,7 @@ def eval_cmd(
 
     try:
         if env:
-            env_ids = [e.strip() for e in env.split(",")]
+            env_ids = _env_ids(env)
         elif suite:
             env_ids = [e for s in suite.split(",") for e in suite_env_ids(s.strip())]
         else:

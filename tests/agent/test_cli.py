@@ -149,3 +149,14 @@ def test_screens_generates_babyai_questions_and_names_an_unknown_world(tmp_path)
     assert len(lines) == 6 and '"generated/babyai/' in lines[0]
     result = runner.invoke(app, ["screens", "--world", "nethack", "--out", str(tmp_path / "n")])
     assert result.exit_code == 2 and "unknown world 'nethack'" in result.output and "babyai" in result.output
+
+
+def test_a_repeated_env_option_adds_tasks(tmp_path):
+    """`--env a --env b,c` evaluates all three; a plain string option kept only the last --env without a word."""
+    import json
+
+    result = runner.invoke(app, ["eval", "--policy", "expert", "--env", "babyai/goto", "--env",
+                                 "babyai/open,babyai/pickup", "--episodes", "1", "--out", str(tmp_path / "ev")])
+    assert result.exit_code == 0, result.output
+    success = json.loads((tmp_path / "ev" / "eval.json").read_text())["success"]["expert"]
+    assert sorted(success) == ["babyai/goto", "babyai/open", "babyai/pickup"]
