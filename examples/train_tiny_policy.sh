@@ -213,22 +213,19 @@ if [ "$TEXT_STEPS" -gt 0 ]; then
   INIT="$WORK/text/final"
   TEXT_DATA="--data $WORK/text-questions/text_questions_meta.json:$TEXT_WEIGHT"
 fi
+# What every stage trains with, and the mixture `instruct` and `finetune` share (finetune adds the recovery data).
+STAGE_FLAGS=(--batch-size 16 --region-loss "$REGION_LOSS" --position-loss "$POSITION_LOSS" --position-bins $BINS $BF16_FLAG)
+DEMOS=(--data "$WORK/data/miniwob_meta.json:2" --data "$WORK/data/babyai_meta.json" $NEAR_DATA)
+MIXED_IN=($QUESTIONS_DATA $TEXT_DATA --data "$WORK/data/desktop_meta.json:2"
+          --data "$WORK/screens/viragent_screens_meta.json:0.15")
 $V train sft --init "$INIT" --data "$WORK/screens/viragent_screens_meta.json" $TEXT_DATA \
-  --steps "$PRE_STEPS" --batch-size 16 --lr 1e-3 --warmup 100 --region-loss "$REGION_LOSS" \
-  --position-loss "$POSITION_LOSS" --position-bins $BINS $BF16_FLAG --out "$WORK/pretrained"
-$V train sft --init "$WORK/pretrained/final" \
-  --data "$WORK/data/miniwob_meta.json:2" --data "$WORK/data/babyai_meta.json" $NEAR_DATA $QUESTIONS_DATA $TEXT_DATA \
-  --data "$WORK/data/desktop_meta.json:2" --data "$WORK/screens/viragent_screens_meta.json:0.15" \
-  --steps "$INS_STEPS" --batch-size 16 --lr 1e-3 --warmup 100 --region-loss "$REGION_LOSS" \
-  --position-loss "$POSITION_LOSS" --position-bins $BINS $BF16_FLAG --out "$WORK/instruct"
+  --steps "$PRE_STEPS" --lr 1e-3 --warmup 100 "${STAGE_FLAGS[@]}" --out "$WORK/pretrained"
+$V train sft --init "$WORK/pretrained/final" "${DEMOS[@]}" "${MIXED_IN[@]}" \
+  --steps "$INS_STEPS" --lr 1e-3 --warmup 100 "${STAGE_FLAGS[@]}" --out "$WORK/instruct"
 FINAL="$WORK/instruct/final"
 if [ "$FT_STEPS" -gt 0 ]; then
-  $V train sft --init "$WORK/instruct/final" \
-    --data "$WORK/data/miniwob_meta.json:2" --data "$WORK/data/babyai_meta.json" $NEAR_DATA $RECOVER_DATA \
-    $QUESTIONS_DATA $TEXT_DATA --data "$WORK/data/desktop_meta.json:2" \
-    --data "$WORK/screens/viragent_screens_meta.json:0.15" --steps "$FT_STEPS" --batch-size 16 --lr 5e-4 --warmup 50 \
-    --region-loss "$REGION_LOSS" --position-loss "$POSITION_LOSS" --position-bins $BINS $BF16_FLAG \
-    --out "$WORK/finetune"
+  $V train sft --init "$WORK/instruct/final" "${DEMOS[@]}" $RECOVER_DATA "${MIXED_IN[@]}" \
+    --steps "$FT_STEPS" --lr 5e-4 --warmup 50 "${STAGE_FLAGS[@]}" --out "$WORK/finetune"
   FINAL="$WORK/finetune/final"
 fi
 echo "recipe time: $((SECONDS / 60)) min $((SECONDS % 60)) s (CPU_BF16=$CPU_BF16)"
