@@ -53,9 +53,9 @@ class ExportFilter:
 def thought_answer(step: dict, answer: str, with_target: bool, with_front: bool = True) -> str:
     """The expert's action after the words a policy should think first. With the target, the comparison is a word
     of its own ("match: no"): in the front-only answers the tiny policy named the object right and picked up the
-    wrong one anyway (README "Say what is in front"), so the pickup decision gets a token that says it. What is in
-    front comes first, where a target written just before it cannot be copied into it; the tiny policy named the
-    target there anyway, in either order (README "Name the target", "What is in front first")."""
+    wrong one anyway (examples/EXPERIMENTS.md "Say what is in front"), so the pickup decision gets a token that says it.
+    What is in front comes first, where a target written just before it cannot be copied into it; the tiny policy named
+    the target there anyway, in either order (examples/EXPERIMENTS.md "Name the target", "What is in front first")."""
     front = f"In front: {step['front']}. " if with_front else ""
     if not with_target or not step.get("target"):
         return f"{front}{answer}"
@@ -141,9 +141,9 @@ def run_to_samples(run_dir: str | Path, filters: ExportFilter) -> list[dict]:
                 if answer is None or step.get("perturbed"):  # a collector's random move is not an answer
                     continue
                 # By default a retyped copy keeps only its typing steps: its other steps repeat the original's
-                # answers on the same screens. Measured (README): with typing steps alone the policy typed on click
-                # tasks that quote a label (100 of 370 click-link steps); with the click steps kept as well
-                # (retype_all_steps) it did not (0 of 381), but that run also copied far less (its schedule was
+                # answers on the same screens. Measured (examples/EXPERIMENTS.md): with typing steps alone the policy
+                # typed on click tasks that quote a label (100 of 370 click-link steps); with the click steps kept as
+                # well (retype_all_steps) it did not (0 of 381), but that run also copied far less (its schedule was
                 # shorter and had other changes, so the two effects are not separated).
                 if suffix and not filters.retype_all_steps and not isinstance(action, Type):
                     continue
@@ -173,8 +173,8 @@ def run_to_samples(run_dir: str | Path, filters: ExportFilter) -> list[dict]:
                                                   rng))
                 elif (filters.think_front or filters.think_target) and step.get("front"):
                     # The policy names what it faces, then acts: the action's tokens can then match the mission's
-                    # words against that text instead of against the picture (README "Say what is in front").
-                    # The history keeps the bare actions, as the agent loop shows them.
+                    # words against that text instead of against the picture (examples/EXPERIMENTS.md "Say what is in
+                    # front"). The history keeps the bare actions, as the agent loop shows them.
                     answer = thought_answer(step, answer, filters.think_target)
                 sample = {
                     "id": f"{run.manifest['run_id']}/{episode_id}/{step['step']}{suffix}",

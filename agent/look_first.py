@@ -1,9 +1,10 @@
 """Extra training samples for a look-first policy (export --look-first): the question it asks itself, and copies
 of its decisions about the object in front with the words changed.
 
-Why the copies: a look-first policy names the object in front right (75 % of the steps facing one, README "Look
-first"), but its "match" word said "yes" to whatever object it faced: the demonstrations hold under 3,000 such
-decisions, and the tiny model learns to compare two names only from many more (README "Say what is in front").
+Why the copies: a look-first policy names the object in front right (75 % of the steps facing one,
+examples/EXPERIMENTS.md "Look first"), but its "match" word said "yes" to whatever object it faced: the
+demonstrations hold under 3,000 such decisions, and the tiny model learns to compare two names only from many more
+(examples/EXPERIMENTS.md "Say what is in front").
 - `other_fronts` (--look-texts): a real step's mission and history with another object in the prompt's "In front
   of you:" line, no picture (none would show that object), so they train at text speed;
 - `other_missions` (--look-missions): the step's own screen and front, the mission's target changed, so one
@@ -119,7 +120,8 @@ def other_missions(run_id: str, step: dict, prompt_args: dict, image: Path, n: i
     """N copies of a step that faces an object, with its screen and its true "In front of you:" line, and the
     mission's target changed: half the time to the object in front ("match: yes" and the move that acts on it),
     else to one it is not. The same picture then gets both answers, so the match word cannot come from the picture
-    alone (with --look-texts only, the policy still said "yes" to whatever it faced: README "Look first")."""
+    alone (with --look-texts only, the policy still said "yes" to whatever it faced: examples/EXPERIMENTS.md "Look
+    first")."""
     target, front = step.get("target"), step.get("front") or ""
     instruction = prompt_args["instruction"]
     acting = acting_phrase(instruction, target) if target else None

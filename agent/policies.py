@@ -76,7 +76,8 @@ class NoisyExpertPolicy(ExpertPolicy):
     the step limit). A perturbed step is logged with `perturbed=True` and never becomes a training answer; the
     expert's answers on the states it leads to are what teach the recovery. The expert must therefore plan from
     the current state, as BabyAIBot (told each executed move) and the MiniWoB/desktop experts (which read the
-    page) do. Measured once (README, "A run with noise injection"): it did not make the tiny policy recover.
+    page) do. Measured once (examples/EXPERIMENTS.md, "A run with noise injection"): it did not make the tiny policy
+    recover.
 
     `learner`: a policy that makes those steps instead of random moves, so the data covers the states that
     policy reaches with its own mistakes, labelled by the expert (DAgger, Ross et al. 2011, with the expert
@@ -85,8 +86,9 @@ class NoisyExpertPolicy(ExpertPolicy):
     `wrong_pickups`: in a grid world, the share of the steps facing an object the mission does not want now, with
     empty hands, where the collector picks it up (a perturbed step too); the expert then puts it down and goes on.
     Why: the tiny policies pick up the first object they reach, and having done so they tried `pickup()` again
-    and again until the step limit (examples/babyai_failures.py on `runs/tiny-q`'s evaluation, README "Putting
-    a wrong object down": 37 of 39 failed pickup episodes), because no demonstration ever held a wrong object.
+    and again until the step limit (examples/babyai_failures.py on `runs/tiny-q`'s evaluation,
+    examples/EXPERIMENTS.md "Putting a wrong object down": 37 of 39 failed pickup episodes), because no
+    demonstration ever held a wrong object.
     These show the way back: put it down, look further.
     """
 

@@ -15,14 +15,15 @@ SYSTEM_PROMPT = (
 # before "Next action:", so every visual token is the same number of positions from the answer whatever the
 # length of the task and the history: with rotary positions a small model can then learn "look at the cell in
 # front of me" by position alone. On BabyAI's egocentric view (500-step A/B, held-out one-step accuracy) "last"
-# raised pickup from 61 % to 71 % and pick-up-then-go-to from 45 % to 67 % (README: the BabyAI section).
+# raised pickup from 61 % to 71 % and pick-up-then-go-to from 45 % to 67 % (examples/EXPERIMENTS.md, "BabyAI: with the
+# image last in the prompt").
 IMAGE_POSITIONS = ("first", "last")
 
 
 # "Look first" (export --look-first): the policy is first asked this about the screen alone, with no task in the
 # prompt, and its answer goes into the action prompt as text (`seen`). Why: asked with the mission in the prompt,
-# the tiny policy named the mission's object as the one in front (README "Name the target too"); asked alone, it
-# names it right (README "Questions about BabyAI scenes": 99 %).
+# the tiny policy named the mission's object as the one in front (examples/EXPERIMENTS.md "Name the target too"); asked
+# alone, it names it right (examples/EXPERIMENTS.md "Questions about BabyAI scenes": 99 %).
 LOOK_QUESTION = "What is in front of you?"
 SEEN_LINE = "In front of you: "
 

@@ -2,8 +2,8 @@
 
 Look-first policies trained with doors named state first named the door in front right in about one step of ten,
 mostly "closed yellow door" whatever its colour, though this probe read the colour in 98 % of held-out scenes;
-named colour first ("red door (closed)", as now), 74 % (README "Look first"). This separates seeing from naming:
-on "What is in front of you?" questions whose answer is a door (`viragent screens --world babyai`), a linear
+named colour first ("red door (closed)", as now), 74 % (EXPERIMENTS.md "Look first"). This separates seeing from
+naming: on "What is in front of you?" questions whose answer is a door (`viragent screens --world babyai`), a linear
 classifier fitted on the visual tokens alone (examples/babyai_image_probe.py's) predicts the door's colour, and the
 policy answers the question greedily.
 Scenes are split by picture, so no held-out picture was seen by the probe.

@@ -25,7 +25,8 @@ from viragent.agent import load_run
 from viragent.environments.embodied.babyai import colour_first, object_words
 
 # What the export writes (agent/datasets.thought_answer), read part by part: the order of the parts changed once
-# (the target first, then what is in front: README "Name the target"), and each part but the front is optional.
+# (the target first, then what is in front: EXPERIMENTS.md "Name the target"), and each part but the front is
+# optional.
 FRONT, TARGET, MATCH = (re.compile(p) for p in (r"In front: ([^.,]+)", r"Target: ([^.,]+)", r"match: (yes|no)"))
 ACTING = ("pickup", "toggle")  # the moves that act on the object in front
 

@@ -7,7 +7,7 @@ then score it with `viragent bench grounding`'s own scorer. Prints one JSON line
     .venv/bin/python examples/pointing_diagnostic.py --steps 400 --single --freeze-vision
     .venv/bin/python examples/pointing_diagnostic.py --steps 2000 --region-loss 1.0     # + region-token loss
 
-This is the experiment behind the README's "the tiny model is blind" finding: if `hit_rate` stays far
+This is the experiment behind EXPERIMENTS.md "Why the tiny policy falls short": if `hit_rate` stays far
 below `chance` and `content_ratio` falls towards 0 while the loss drops, the LLM has learned to answer
 without the image. It uses the trainer's own pieces (model.train.sft) on in-memory screens.
 """

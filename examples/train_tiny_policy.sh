@@ -7,27 +7,28 @@
 #   bash examples/train_tiny_policy.sh [WORK_DIR]                  the default viragent-tiny
 #   RECOVER_EPISODES=0 FT_STEPS=0 CPU_BF16=1 bash examples/train_tiny_policy.sh   the previous viragent-tiny (commit
 #                                                                   704af94): this recipe's `instruct` stage alone
+# What each variant below changed and scored: examples/EXPERIMENTS.md.
 # The variants below predate the `finetune` stage (commit 704af94 and earlier) and ran without it: give them
 # RECOVER_EPISODES=0 FT_STEPS=0 as well (the BabyAI view=full ones must: the recovery data needs view=agent).
 #   IMAGE=first BABYAI_VIEW=full bash examples/train_tiny_policy.sh   the image-first viragent-tiny (commit 546d18f)
 #   IMAGE=first BABYAI_VIEW=full DEMO_REGIONS=0 RETYPE=0 CPU_BF16=0 bash examples/train_tiny_policy.sh
 #                                                                   viragent-tiny-region
 #   IMAGE=first BABYAI_VIEW=full NOISE=1 BABYAI_EPISODES=200 RETYPE=3 RETYPE_ALL_STEPS=1 MAX_PER_TASK=1500 \
-#     PRE_STEPS=1000 INS_STEPS=3500 bash examples/train_tiny_policy.sh   the noise-injection run (not shipped, README)
-#   BABYAI_EPISODES=300 bash examples/train_tiny_policy.sh   twice the BabyAI demonstrations (not shipped, README)
-#   POSITION_LOSS=1 bash examples/train_tiny_policy.sh       with the position-token loss (its `pretrained` stage: README)
+#     PRE_STEPS=1000 INS_STEPS=3500 bash examples/train_tiny_policy.sh   the noise-injection run (not shipped)
+#   BABYAI_EPISODES=300 bash examples/train_tiny_policy.sh   twice the BabyAI demonstrations (not shipped)
+#   POSITION_LOSS=1 bash examples/train_tiny_policy.sh       with the position-token loss (only `pretrained` measured)
 #   THINK_FRONT=1 TEXT_STEPS=800 bash examples/train_tiny_policy.sh   answers that say what is in front, after a
-#                                                                   text stage that compares names (not shipped, README)
+#                                                                   text stage that compares names (not shipped)
 #   THINK_TARGET=1 TEXT_STEPS=800 NEAR_OBJECT_EPISODES=150 bash examples/train_tiny_policy.sh   answers that name
-#                                                                   the target and say whether it is in front (not shipped, README)
+#                                                                   the target and whether it is in front (not shipped)
 #   LOOK_FIRST=1 TEXT_STEPS=800 NEAR_OBJECT_EPISODES=150 bash examples/train_tiny_policy.sh   the policy asks itself
-#                                                                   what is in front first, then acts on its answer (README)
+#                                                                   what is in front first, then acts on its answer
 #   FT_STEPS=0 bash examples/train_tiny_policy.sh   the recovery demonstrations in `instruct` instead
-#                                                                   (runs/rc: pickup 58 %, open 38 %; not shipped, README)
+#                                                                   (runs/rc: pickup 58 %, open 38 %; not shipped)
 #   INS_STEPS=3300 FT_STEPS=1200 bash examples/train_tiny_policy.sh   a longer fine-tune after a shorter `instruct`
-#                                                                   (runs/rf, not shipped, README)
+#                                                                   (runs/rf, not shipped)
 #   PRE_STEPS, INS_STEPS override the schedule (PRE_STEPS=3000: better pointing, MiniWoB 70.0 %, BabyAI 32.0 %;
-#                                               not shipped, README "Time does")
+#                                               not shipped, "Time does")
 set -euo pipefail
 WORK=${1:-runs/tiny-policy}
 PRE_STEPS=${PRE_STEPS:-1500}
@@ -38,7 +39,7 @@ INS_STEPS=${INS_STEPS:-4500}
 REGION_LOSS=${REGION_LOSS:-1.0}
 # The position-token loss: every visual token's embedding must also name the x cell of the action grid under its
 # centre, so that the column of what the LLM looks at reaches it (model/train/position_tokens.py). Off: with 1.0
-# the `pretrained` stage pointed no better (README "A column signal at the LLM's input does not fix it either").
+# the `pretrained` stage pointed no better (EXPERIMENTS.md "A column signal at the LLM's input does not fix it either").
 POSITION_LOSS=${POSITION_LOSS:-0}
 # DEMO_REGIONS=1: the MiniWoB demonstrations record every visible word's box, so the region-token loss covers
 # them as well as the generated screens (viragent-tiny-region was trained with 0: generated screens only).
@@ -46,7 +47,8 @@ DEMO_REGIONS=${DEMO_REGIONS:-1}
 [ "$DEMO_REGIONS" = 1 ] && REGIONS_FLAG=--regions || REGIONS_FLAG=--no-regions
 # BABYAI_REGIONS=1: the BabyAI demonstrations name each grid object under its cell (`wall`, `ball`, the agent by
 # the way it faces), so the region-token loss covers the grid worlds too. Not yet tried in a full run; the
-# shipped checkpoints were trained with 0 (README "BabyAI: the image carries the answer, the LLM does not use it").
+# shipped checkpoints were trained with 0 (EXPERIMENTS.md "BabyAI: the image carries the answer, the LLM does not use
+# it").
 [ "${BABYAI_REGIONS:-0}" = 1 ] && BABYAI_REGIONS_FLAG=--regions || BABYAI_REGIONS_FLAG=--no-regions
 # RETYPE=N: each typing step N more times with fresh strings, so the model must copy the quoted string from the
 # instruction rather than recall one it saw (agent/datasets.py retyped_episode).
@@ -64,7 +66,7 @@ BABYAI_EPISODES=${BABYAI_EPISODES:-150}
 # BABYAI_VIEW=agent (the default): BabyAI demonstrations in the egocentric view, the 7x7 cells in front of the
 # agent (the checkpoint records it and is served in it). IMAGE=last (the default): the screenshot just before
 # "Next action:" in every prompt, screens included. Together they took the BabyAI mean of this recipe from 8.0 % to
-# 40.0 % and MiniWoB from 65.1 % to 68.5 % (README "The shipped policies"). BABYAI_VIEW=full IMAGE=first is the
+# 40.0 % and MiniWoB from 65.1 % to 68.5 % (EXPERIMENTS.md "Earlier checkpoints"). BABYAI_VIEW=full IMAGE=first is the
 # previous recipe.
 BABYAI_VIEW=${BABYAI_VIEW:-agent}
 # NEAR_OBJECT_EPISODES=N: N more BabyAI demonstrations per family that start next to a random object, facing it
@@ -73,7 +75,7 @@ BABYAI_VIEW=${BABYAI_VIEW:-agent}
 # (examples/babyai_failures.py). They need BABYAI_VIEW=agent's options and are exported as a fourth dataset.
 # With 150: BabyAI 34.0 %, open down to 20 %, and the policy still picks the wrong object first. Open's fall was a
 # bug (the mission's place words, "the door on your left", were read from the level's start, not the new one; fixed
-# in 7f14fbc): rerun with the fix and TEXT_STEPS=800, open 62 %, pickup 10 %, BabyAI 35.2 %; not shipped (README
+# in 7f14fbc): rerun with the fix and TEXT_STEPS=800, open 62 %, pickup 10 %, BabyAI 35.2 %; not shipped (EXPERIMENTS.md
 # "Demonstrations that start next to an object").
 NEAR_OBJECT_EPISODES=${NEAR_OBJECT_EPISODES:-0}
 # RECOVER_EPISODES=N: N more demonstrations of each family that picks something up (pickup, putnext,
@@ -83,17 +85,17 @@ NEAR_OBJECT_EPISODES=${NEAR_OBJECT_EPISODES:-0}
 # until the step limit (37 of 39 failed pickup episodes of one recipe run, examples/babyai_failures.py); no
 # demonstration ever held a wrong object. Exported as a dataset of its own (babyai_recover). Needs BABYAI_VIEW=agent.
 # With 150 in `instruct` (FT_STEPS=0, runs/rc): pickup 22 % -> 58 %, open 78 % -> 38 %, BabyAI 39.6 % greedy,
-# MiniWoB 70.1 %, desktop 12.0 %; not shipped (README "Putting a wrong object down"). The default puts them in
+# MiniWoB 70.1 %, desktop 12.0 %; not shipped (EXPERIMENTS.md "Putting a wrong object down"). The default puts them in
 # `finetune` (FT_STEPS).
 RECOVER_EPISODES=${RECOVER_EPISODES:-150}
 # FT_STEPS=N: a stage `finetune` after `instruct`, N steps at half the learning rate (5e-4, warm-up 50) on
 # `instruct`'s mixture plus the recovery demonstrations, which then stay out of `instruct`. Why: with the recovery
 # data in `instruct` (runs/rc) open fell to 38 %; as 1,200 steps on top of a finished `instruct` (runs/rcf) it kept
-# open and raised pickup: BabyAI 48.9 % sampled over 750 held-out episodes against 42.8 % (README "Putting a wrong
-# object down"). The default, 600 steps, is what fits the 90 minutes after a full `instruct`; it made the shipped
+# open and raised pickup: BabyAI 48.9 % sampled over 750 held-out episodes against 42.8 % (EXPERIMENTS.md "Putting a
+# wrong object down"). The default, 600 steps, is what fits the 90 minutes after a full `instruct`; it made the shipped
 # viragent-tiny (BabyAI 48.5 % sampled over 750 held-out episodes, MiniWoB 69.6 %, desktop 15.3 %). A shorter
 # `instruct` with a longer fine-tune (INS_STEPS=3300 FT_STEPS=1200, runs/rf, fp32) gave 40.1 %, 67.7 % and 14.0 %
-# (README "The recovery fine-tune in the recipe"). FT_STEPS=0 puts the recovery data into `instruct` (runs/rc).
+# (EXPERIMENTS.md "The recovery fine-tune in the recipe"). FT_STEPS=0 puts the recovery data into `instruct` (runs/rc).
 FT_STEPS=${FT_STEPS:-600}
 if [ "$RECOVER_EPISODES" -gt 0 ] && [ "$BABYAI_VIEW" != agent ]; then
   echo "RECOVER_EPISODES needs BABYAI_VIEW=agent (it starts next to an object in the agent's view);" \
@@ -105,21 +107,21 @@ fi
 # at weight GRID_QUESTIONS_WEIGHT (default 0.3: 6,000 of 20,000 per pass). They give the binding of a mission's words to the
 # picture a dense signal; the demonstrations hold one pickup decision per episode. Needs BABYAI_VIEW=agent.
 # With 20000: BabyAI 34.8 %; the policy names the object in front but answers "is the red ball in front of you?"
-# at chance; not shipped (README "Questions about BabyAI scenes").
+# at chance; not shipped (EXPERIMENTS.md "Questions about BabyAI scenes").
 GRID_QUESTIONS=${GRID_QUESTIONS:-0}
 GRID_QUESTIONS_WEIGHT=${GRID_QUESTIONS_WEIGHT:-0.3}
 # THINK_FRONT=1: every BabyAI answer first names what the agent faces, "In front: red ball. pickup()" (export
 # --think-front), so the pickup decision can compare the mission's words with the policy's own words rather than
 # with the picture. Not yet run as a recipe: on scene questions the tiny model learned that comparison only after
-# some 3,500 steps of questions alone (README "Say what is in front before acting"). Needs BabyAI demonstrations
+# some 3,500 steps of questions alone (EXPERIMENTS.md "Say what is in front before acting"). Needs BabyAI demonstrations
 # collected by this version (they log what the agent faces); an older demos-babyai is refused with that fix.
 [ "${THINK_FRONT:-0}" = 1 ] && THINK_FLAG=--think-front || THINK_FLAG=
 # THINK_TARGET=1: every BabyAI answer first names what the agent faces, what the mission asks for now and whether
 # they are the same object, "In front: red box. Target: red ball, match: no. turn_left()" (export --think-target),
 # so the pickup decision follows one word of the policy's own. With THINK_FRONT alone the policy named the wrong
-# object right and picked it up anyway (README "Say what is in front before acting"). Measured with
+# object right and picked it up anyway (EXPERIMENTS.md "Say what is in front before acting"). Measured with
 # NEAR_OBJECT_EPISODES=150: every pickup followed "match: yes", but the policy names the target as the object in
-# front (right in 20-30 % of the steps facing one); BabyAI 32.0 % and 28.4 % in two orders; not shipped (README
+# front (right in 20-30 % of the steps facing one); BabyAI 32.0 % and 28.4 % in two orders; not shipped (EXPERIMENTS.md
 # "Name the target too").
 [ "${THINK_TARGET:-0}" = 1 ] && THINK_FLAG=--think-target
 # LOOK_FIRST=1: the policy first asks itself "What is in front of you?" about the BabyAI screen alone, then acts
@@ -127,13 +129,13 @@ GRID_QUESTIONS_WEIGHT=${GRID_QUESTIONS_WEIGHT:-0.3}
 # turn_left()" (export --look-first; each screen's question is in the data too). Why: with the mission in the
 # prompt, THINK_TARGET's policy named the mission's object as the one in front; asked alone, the tiny model names
 # it right. Two passes per BabyAI step. Measured (its `instruct` stage, then fine-tunes with `export --look-texts`
-# and `--look-missions`, README "Look first"): the object in front named right in 75-90 % of the steps facing one
-# (20-30 % before), pickup up to 42 %, open down to 20 %; BabyAI 31.2-32.8 %; not shipped.
+# and `--look-missions`, EXPERIMENTS.md "Look first"): the object in front named right in 75-90 % of the steps facing
+# one (20-30 % before), pickup up to 42 %, open down to 20 %; BabyAI 31.2-32.8 %; not shipped.
 [ "${LOOK_FIRST:-0}" = 1 ] && THINK_FLAG=--look-first
 # LOOK_TEXTS=N, LOOK_MISSIONS=M (with LOOK_FIRST=1): N text-only copies of each step facing an object with another
 # object in front, M copies with its screen and the mission's target changed (export --look-texts/--look-missions,
 # agent/look_first.py), so the match word is learned from the comparison, not from the picture. The text copies
-# are a dataset of their own (NAME_texts), mixed in at weight 2. README "Look first": as fine-tunes they raised
+# are a dataset of their own (NAME_texts), mixed in at weight 2. EXPERIMENTS.md "Look first": as fine-tunes they raised
 # pickup; as one run (LOOK_FIRST=1 LOOK_TEXTS=4 LOOK_MISSIONS=4 NEAR_OBJECT_EPISODES=150) BabyAI is 71 % of the
 # samples and the run is worse everywhere (BabyAI 24.8 %, MiniWoB 45.9 %, desktop 2.7 %); not shipped.
 LOOK_TEXTS=${LOOK_TEXTS:-0}
@@ -231,5 +233,5 @@ fi
 echo "recipe time: $((SECONDS / 60)) min $((SECONDS % 60)) s (CPU_BF16=$CPU_BF16)"
 echo "checkpoint: $FINAL  (evaluate: $V eval --policy internvl:$FINAL --suite miniwob,babyai,desktop --episodes 50 --out $WORK/eval)"
 # viragent-tiny samples its BabyAI actions at temperature 1.0 (greedy elsewhere): greedy, it walks the same loop
-# until the step limit (README "Sampling in BabyAI"). Evaluate with --temperature 1 in BabyAI to see the same.
+# until the step limit (EXPERIMENTS.md "Sampling in BabyAI"). Evaluate with --temperature 1 in BabyAI to see the same.
 echo "ship it: $V model ship $FINAL NAME --temperature babyai=1.0  (then internvl:NAME finds it)"

@@ -70,8 +70,8 @@ def describe(cell) -> str:
 
     A door's colour comes first and its state last, as a ball's colour does: with the state first ("closed red
     door") look-first policies named every closed door "closed yellow door" though a linear probe read the colour
-    from their visual tokens in 98 % of scenes; colour first, the same fine-tune named it in 74 % (README "Look
-    first", examples/babyai_door_probe.py)."""
+    from their visual tokens in 98 % of scenes; colour first, the same fine-tune named it in 74 %
+    (examples/EXPERIMENTS.md "Look first", examples/babyai_door_probe.py)."""
     if cell is None:
         return "nothing"
     if cell.type == "door":

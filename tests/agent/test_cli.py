@@ -95,7 +95,7 @@ def test_run_defaults_to_the_shipped_policy(tmp_path):
 
 def test_shipped_policy_is_served_as_it_was_trained(tmp_path):
     """viragent-tiny was trained on BabyAI's egocentric view with the image last; a plain run must do the same, and
-    sample its BabyAI actions as its model card says (README "Sampling in BabyAI")."""
+    sample its BabyAI actions as its model card says (examples/EXPERIMENTS.md "Sampling in BabyAI")."""
     from viragent.agent.policies import make_policy
 
     run = _run_without_a_policy_flag(tmp_path / "babyai", "babyai/goto")

@@ -199,9 +199,9 @@ def test_other_missions_keep_the_screen_and_change_the_target(tmp_path):
 
 
 def test_doors_are_named_colour_first_and_earlier_runs_read_alike(tmp_path):
-    """A door is "red door (closed)": its colour first, as a ball's is (README "Look first": named state first, the
-    colour went unread). Fronts logged the earlier way are rewritten; a closed door facing "open the red door" gets
-    copies that toggle it, an open one none."""
+    """A door is "red door (closed)": its colour first, as a ball's is (examples/EXPERIMENTS.md "Look first": named
+    state first, the colour went unread). Fronts logged the earlier way are rewritten; a closed door facing "open the
+    red door" gets copies that toggle it, an open one none."""
     import random
 
     from viragent.agent.look_first import other_fronts, other_missions
