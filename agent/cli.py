@@ -324,7 +324,7 @@ def train_sft_cmd(
                        pack_tokens=pack_tokens, region_loss=region_loss, position_loss=position_loss,
                        position_texts=position_texts, cpu_bf16=cpu_bf16)
     try:
-        result = sft_from_data(init, data, config, [e.strip() for e in eval_env.split(",")] if eval_env else None,
+        result = sft_from_data(init, data, config, _env_ids([eval_env]) if eval_env else None,
                                eval_episodes, device=device, console=console)
     except (ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
