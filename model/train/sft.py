@@ -3,7 +3,8 @@
 Loss on response tokens only, with InternVL's square averaging: each sample's tokens weigh 1/sqrt(N), N its
 supervised tokens, loss = sum(w * CE) / sum(w) over the whole (accumulated) batch; plus, with `region_loss`, the
 region-token loss on samples that carry `regions` (model.train.region_tokens) and, with `position_loss`, the
-position-token loss on every visual token (model.train.position_tokens). The loop is nanoGPT-style:
+position-token loss on every visual token (model.train.position_tokens) and, with `pointer_loss`, the pointer-token
+loss on samples that carry a `point` (model.train.pointer_tokens). The loop is nanoGPT-style:
 hyper-parameters in one dataclass, the loop readable in one screen. CPU fp32 (bf16 autocast with
 `cpu_bf16`), CUDA bf16 autocast.
 """
@@ -26,6 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..loading import save_checkpoint
 from ..processor import IM_END, InternVLChatProcessor, normalize_tiles
+from .pointer_tokens import pointer_loss_terms, pointer_targets
 from .position_tokens import position_token_loss_terms, token_centres_x
 from .region_tokens import region_token_labels, region_token_loss_terms, visual_token_boxes
 
@@ -104,6 +106,8 @@ def encode_sample(sample: dict, processor: InternVLChatProcessor, image_cache: d
             if image_cache is not None:
                 image_cache[key] = (regions, labels)
         encoded["region_labels"] = labels
+    if (point := sample.get("point")) is not None and len(grids) == 1:
+        encoded["pointer"] = pointer_targets(point, _token_boxes(grids[0], processor))
     return encoded
 
 
@@ -144,6 +148,16 @@ def _visual_labels(encoded: list[dict]) -> torch.Tensor | None:
     return torch.cat([e.get("region_labels", torch.full((e["n_visual"],), IGNORE)) for e in encoded])
 
 
+def _pointer_spans(encoded: list[dict]) -> list[tuple[int, int, list[int]]]:
+    """(first visual token, visual tokens, pointer targets) of each sample with a point, in image order."""
+    spans, start = [], 0
+    for e in encoded:
+        if e.get("pointer"):
+            spans.append((start, e["n_visual"], e["pointer"]))
+        start += e["n_visual"]
+    return spans
+
+
 def _token_weights(labels: list[int]) -> torch.Tensor:
     """Square averaging per token: square_average_weights' 1/sqrt(N) on each of a sample's N supervised
     tokens (at the label's own position, so aligned with labels[1:]), 0 elsewhere."""
@@ -167,6 +181,7 @@ def collate(encoded: list[dict], pad_id: int) -> dict:
              "centres_x": torch.cat([e["centres_x"] for e in encoded])}
     if (visual := _visual_labels(encoded)) is not None:
         batch["region_labels"] = visual
+    batch["pointer_spans"] = _pointer_spans(encoded)
     return batch
 
 
@@ -205,6 +220,7 @@ def collate_packed(encoded: list[dict], pad_id: int, row_tokens: int) -> dict:
              "centres_x": torch.cat([e["centres_x"] for e in encoded])}
     if (visual := _visual_labels(encoded)) is not None:  # rows keep sample order, so image order holds
         batch["region_labels"] = visual
+    batch["pointer_spans"] = _pointer_spans(encoded)
     return batch
 
 
@@ -229,6 +245,8 @@ class SFTConfig:
     position_loss: float = 0.0  # weight of the position-token loss on every visual token (model.train.position_tokens)
     # The texts naming equal cells across an image's width, left to right, each one token (needed with position_loss).
     position_texts: tuple[str, ...] = ()
+    pointer_loss: float = 0.0  # weight of the pointer-token loss on samples with a `point` (model.train.pointer_tokens)
+    pointer_token: str = "<box>"  # the marker whose logit points; one token of the vocabulary
     # bf16 autocast on a CPU too (weights and optimizer stay fp32, as with CUDA bf16). CPUs with AVX512-BF16 or
     # AMX run the matmuls faster in bf16 (1.25x on one machine here, `viragent bench train`); CPUs without them
     # emulate it (0.41x on another). Off by default, so that the library does not change numerics unasked; the tiny
@@ -257,6 +275,14 @@ def _position_token_ids(config: SFTConfig, tokenizer) -> torch.Tensor:
     return torch.tensor([tokens[0] for tokens in ids])
 
 
+def _pointer_token_id(config: SFTConfig, tokenizer) -> int:
+    ids = tokenizer(config.pointer_token, add_special_tokens=False)["input_ids"]
+    if len(ids) != 1:
+        raise ValueError(f"the pointer token {config.pointer_token!r} is {len(ids)} tokens of this tokenizer, not one; "
+                         "name a special token it has (InternVL's tokenizers have <box>)")
+    return ids[0]
+
+
 def cosine_lr(step: int, config: SFTConfig) -> float:
     if step < config.warmup_steps:
         return config.lr * (step + 1) / config.warmup_steps
@@ -272,12 +298,16 @@ class LossTerms(NamedTuple):
     region_count: torch.Tensor  # how many visual tokens have one
     position_sum: torch.Tensor  # sum of CE of the position-token loss over visual tokens (0 when not asked for)
     position_count: torch.Tensor  # how many visual tokens it covers
+    pointer_sum: torch.Tensor = torch.zeros(())  # sum of CE of the pointer-token loss over images with a point
+    pointer_count: torch.Tensor = torch.zeros(())  # how many images have one
 
 
 def micro_batch_loss_terms(model, batch: dict, device, cpu_bf16: bool = False,
-                           position_token_ids: torch.Tensor | None = None) -> LossTerms:
-    """The language loss terms (w the square-averaging weights), the region-token terms (0 without regions) and,
-    given the ids of the texts naming positions across the width, the position-token terms (else 0)."""
+                           position_token_ids: torch.Tensor | None = None, pointer_token_id: int | None = None
+                           ) -> LossTerms:
+    """The language loss terms (w the square-averaging weights), the region-token terms (0 without regions),
+    given the ids of the texts naming positions across the width, the position-token terms (else 0) and, given the
+    pointer token's id, the pointer-token terms over the samples with a point (else 0)."""
     dtype = next(model.parameters()).dtype
     input_ids = batch["input_ids"].to(device)
     inputs = {"input_ids": input_ids}
@@ -301,25 +331,29 @@ def micro_batch_loss_terms(model, batch: dict, device, cpu_bf16: bool = False,
     weights = batch["weights"].to(device)[:, 1:]
     token_losses = torch.nn.functional.cross_entropy(logits[:, :-1].float().transpose(1, 2), labels.clamp(min=0),
                                                      reduction="none")
-    region_sum = region_count = torch.zeros((), device=device)
-    if "region_labels" in batch:  # image positions, row-major: the images' order in the batch
-        visual_logits = logits[input_ids == model.config.image_token_id]
+    region_sum = region_count = pointer_sum = pointer_count = torch.zeros((), device=device)
+    visual_logits = logits[input_ids == model.config.image_token_id]  # image positions, in the batch's image order
+    if "region_labels" in batch:
         region_sum, region_count = region_token_loss_terms(visual_logits, batch["region_labels"].to(device))
+    if pointer_token_id is not None and batch.get("pointer_spans"):
+        pointer_sum, pointer_count = pointer_loss_terms(visual_logits[:, pointer_token_id], batch["pointer_spans"])
     position_sum = position_count = torch.zeros((), device=device)
     if position_token_ids is not None and projected:
         features = torch.cat([p.reshape(-1, p.shape[-1]) for p in projected])
         embeddings = model.get_input_embeddings()(position_token_ids.to(device))
         position_sum, position_count = position_token_loss_terms(features, embeddings, batch["centres_x"].to(device))
     return LossTerms((weights * token_losses).sum(), weights.sum(), region_sum, region_count, position_sum,
-                     position_count)
+                     position_count, pointer_sum, pointer_count)
 
 
 def optimised_loss(terms: LossTerms, denominator: torch.Tensor, labelled: int, region_weight: float,
-                   position_weight: float = 0.0, n_visual: int = 0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+                   position_weight: float = 0.0, n_visual: int = 0, pointer_weight: float = 0.0,
+                   pointed: int = 0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """One micro-batch's share of the loss to minimise: the square-averaged language loss plus, when weighted and
     some visual token is labelled, the region-token loss, plus the weighted position-token loss over the batch's
-    `n_visual` visual tokens; each divided by whole-batch counts. Also returns the auxiliary parts in use
-    ({"region_loss": …, "position_loss": …}), for the log."""
+    `n_visual` visual tokens, plus the weighted pointer-token loss over its `pointed` images; each divided by
+    whole-batch counts. Also returns the auxiliary parts in use ({"region_loss": …, "pointer_loss": …}), for the
+    log."""
     loss, parts = terms.numerator / denominator, {}
     if region_weight and labelled:
         parts["region_loss"] = terms.region_sum / labelled
@@ -327,6 +361,9 @@ def optimised_loss(terms: LossTerms, denominator: torch.Tensor, labelled: int, r
     if position_weight and n_visual:
         parts["position_loss"] = terms.position_sum / n_visual
         loss = loss + position_weight * parts["position_loss"]
+    if pointer_weight and pointed:
+        parts["pointer_loss"] = terms.pointer_sum / pointed
+        loss = loss + pointer_weight * parts["pointer_loss"]
     return loss, parts
 
 
@@ -350,6 +387,7 @@ def train_sft(model, processor: InternVLChatProcessor, samples: list[dict], conf
     started = time.perf_counter()
     cache: dict = {}  # image path -> its tiles: screens repeat across steps
     position_ids = _position_token_ids(config, processor.tokenizer) if config.position_loss else None
+    pointer_id = _pointer_token_id(config, processor.tokenizer) if config.pointer_loss else None
     model.train()
     progress = Progress(TextColumn("[bold]sft"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
                         TimeRemainingColumn())
@@ -368,14 +406,15 @@ def train_sft(model, processor: InternVLChatProcessor, samples: list[dict], conf
             denominator = sum(m["weights"][:, 1:].sum() for m in micro)  # sum_i sqrt(N_i) over the whole batch
             labelled = sum(int((m["region_labels"] != IGNORE).sum()) for m in micro if "region_labels" in m)
             n_visual = sum(len(m["centres_x"]) for m in micro)
+            pointed = sum(len(m["pointer_spans"]) for m in micro)
             for group in optimizer.param_groups:
                 group["lr"] = cosine_lr(step, config)
             optimizer.zero_grad(set_to_none=True)
             total, aux = 0.0, {}
             for m in micro:
-                terms = micro_batch_loss_terms(model, m, device, config.cpu_bf16, position_ids)
+                terms = micro_batch_loss_terms(model, m, device, config.cpu_bf16, position_ids, pointer_id)
                 loss, parts = optimised_loss(terms, denominator, labelled, config.region_loss, config.position_loss,
-                                             n_visual)
+                                             n_visual, config.pointer_loss, pointed)
                 for name, part in parts.items():
                     aux[name] = aux.get(name, 0.0) + part.item()
                 loss.backward()
