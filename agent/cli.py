@@ -299,6 +299,9 @@ def train_sft_cmd(
                                                   "must name the x cell under its centre (needs --position-bins)"),
     position_bins: int = typer.Option(None, help="the x cells the position-token loss names: the --bins the data "
                                                  "was exported with"),
+    pointer_loss: float = typer.Option(0.0, help="weight of the pointer-token loss: on samples whose answer is a "
+                                                 "click, the visual token under the point must score highest for "
+                                                 "<box>; the checkpoint then keeps its clicks on that token"),
     cpu_bf16: bool = typer.Option(False, help="bf16 autocast on a CPU as well (fp32 weights); faster on CPUs with "
                                               "AVX512-BF16 or AMX, slower without (a warning says so)"),
 ):
@@ -322,7 +325,7 @@ def train_sft_cmd(
     config = SFTConfig(out=str(out), steps=steps, batch_size=batch_size, micro_batch=min(micro_batch, batch_size),
                        lr=lr, warmup_steps=warmup, seed=seed, eval_every=eval_every,
                        pack_tokens=pack_tokens, region_loss=region_loss, position_loss=position_loss,
-                       position_texts=position_texts, cpu_bf16=cpu_bf16)
+                       position_texts=position_texts, pointer_loss=pointer_loss, cpu_bf16=cpu_bf16)
     try:
         result = sft_from_data(init, data, config, _env_ids([eval_env]) if eval_env else None,
                                eval_episodes, device=device, console=console)
@@ -423,14 +426,17 @@ def bench_grounding_cmd(
     policy: str = typer.Option("internvl:viragent-tiny", help="internvl:NAME|PRESET|DIR"),
     samples: int = typer.Option(120, help="generated screens to score"),
     single: bool = typer.Option(False, help="one button alone on each screen: seeing, without reading"),
+    pointer: bool = typer.Option(True, help="a checkpoint trained with --pointer-loss keeps its clicks on the token "
+                                            "it points at, as when it acts; --no-pointer scores its answers alone"),
 ):
     """Pointing at a named widget on generated screens: hit rate vs chance, and whether the image reaches the LLM."""
     from viragent.agent.grounding import bench_grounding
 
     if not policy.startswith("internvl:"):
         _fail(f"bench grounding measures an InternVL policy (internvl:NAME|PRESET|DIR), not {policy!r}")
-    r = bench_grounding(policy.removeprefix("internvl:"), samples=samples, single=single)
-    table = Table(title=f"bench grounding {policy} ({samples} generated screens{', one button each' if single else ''})")
+    r = bench_grounding(policy.removeprefix("internvl:"), samples=samples, single=single, use_pointer=pointer)
+    table = Table(title=f"bench grounding {policy} ({samples} generated screens{', one button each' if single else ''}"
+                        f"{', clicks kept on the pointed token' if r['pointer'] else ''})")
     for col in ("hit rate", "chance", "distinct answers", "x / y error px", "x / y corr", "content ratio",
                 "visual token norm", "text emb. norm"):
         table.add_column(col, justify="right")

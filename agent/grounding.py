@@ -19,9 +19,11 @@ import random
 import numpy as np
 from PIL import Image, ImageDraw
 
+from viragent.environments import Observation
 from viragent.tools import Click, InternVLCodec
 
 from .internvl_policy import InternVLPolicy
+from .policies import PolicyOutput
 from .prompts import user_prompt
 from .synthetic import (BUTTON_WORDS, HEIGHT, KIND_NAMES, QUERY_HEIGHT, WIDTH, Widget, draw_widget, draw_query,
                         render_screen, text_regions)
@@ -70,16 +72,21 @@ def action_hits(action, target: Widget, slack: float = 2) -> bool:
 
 
 def bench_grounding(policy_spec: str, samples: int = 120, seed: int = 999_999, batch: int = 24,
-                    single: bool = False) -> dict:
-    """Pointing hit rate on `samples` generated screens (seeded apart from `viragent screens`' default 0)."""
+                    single: bool = False, use_pointer: bool = True) -> dict:
+    """Pointing hit rate on `samples` generated screens (seeded apart from `viragent screens`' default 0).
+    use_pointer: a checkpoint with a pointer (train sft --pointer-loss) moves its clicks as when it acts."""
     policy = InternVLPolicy.from_spec(policy_spec)
-    return score_pointing(policy.engine, samples, seed, batch, single, image=policy.image) | {"policy": policy_spec}
+    pointing = bool(policy.pointer) and use_pointer
+    scores = score_pointing(policy.engine, samples, seed, batch, single, image=policy.image,
+                            point=policy.point_click if pointing else None)
+    return scores | {"policy": policy_spec, "pointer": pointing}
 
 
 def score_pointing(engine, samples: int = 120, seed: int = 999_999, batch: int = 24, single: bool = False,
-                   image: str = "first") -> dict:
+                   image: str = "first", point=None) -> dict:
     """bench_grounding's numbers for a loaded VLMEngine (also used by examples/pointing_diagnostic.py); `image`:
-    the prompt layout the model was trained on (InternVLPolicy.image)."""
+    the prompt layout the model was trained on (InternVLPolicy.image); `point`: a checkpoint's pointer
+    (InternVLPolicy.point_click), which then moves each click as the policy does when it acts."""
     rng = random.Random(seed)
     hits, chance, answers, images = 0, 0.0, set(), []
     targets, clicks = [], []  # (x, y) in screen pixels, for the clicks that parsed
@@ -87,12 +94,15 @@ def score_pointing(engine, samples: int = 120, seed: int = 999_999, batch: int =
     for start in range(0, samples, batch):
         tasks = [pointing_task(rng, single) for _ in range(min(batch, samples - start))]
         images += [t[0] for t in tasks[:2]]
-        generations = engine.generate([t[0] for t in tasks], [user_prompt(t[1], [], image=image) for t in tasks],
-                                      max_new_tokens=24)
-        for (_, _, target, n_named, _), generation in zip(tasks, generations):
+        prompts = [user_prompt(t[1], [], image=image) for t in tasks]
+        generations = engine.generate([t[0] for t in tasks], prompts, max_new_tokens=24)
+        for (screen, instruction, target, n_named, _), prompt, generation in zip(tasks, prompts, generations):
             chance += 1 / n_named
             answers.add(generation.text)
             action = codec.parse(generation.text)
+            if point is not None and isinstance(action, Click):
+                seen = Observation(screenshot=np.asarray(screen.convert("RGB")), instruction=instruction)
+                action = point(seen, prompt, PolicyOutput.from_text(generation.text)).action
             hits += action_hits(action, target)
             if isinstance(action, Click):
                 targets.append((target.centre[0] * WIDTH, target.centre[1] * HEIGHT))

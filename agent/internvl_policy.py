@@ -18,6 +18,7 @@ from viragent.model.processor import InternVLChatProcessor
 from viragent.model.tokenizer import train_tokenizer
 from viragent.tools import ACTION_TYPES, Click, Done, InternVLCodec, Key, Type
 
+from .pointing import ClickInBox, cells_inside, outside_axes, snapped_into
 from .policies import PolicyOutput
 from .prompts import SYSTEM_PROMPT, user_prompt
 from .synthetic import synthetic_texts
@@ -59,8 +60,12 @@ class InternVLPolicy:
     def __init__(self, engine: VLMEngine, name: str = "internvl", max_new_tokens: int = 48,
                  temperature: float | None = None, seed: int = 0, image: str = "first",
                  env_options: dict[str, dict] | None = None, look: dict[str, str] | None = None,
-                 decoding: dict[str, dict] | None = None):
+                 decoding: dict[str, dict] | None = None, pointer: dict | None = None):
         self.engine, self.name = engine, name
+        # {"token": "<box>", "bins": 32}: the marker whose logits at the image positions point at the click target
+        # (train sft --pointer-loss, model/train/pointer_tokens.py) and the grid the answers were trained on;
+        # None: clicks are written by the answer alone.
+        self.pointer = pointer
         self.image = image  # where the screenshot sits in the prompt: as the checkpoint was trained
         # suite -> a question the policy asks itself about the screen alone before acting there; its answer goes
         # into the action prompt as text (export --look-first, prompts.LOOK_QUESTION)
@@ -104,8 +109,31 @@ class InternVLPolicy:
         # The log keeps what the policy saw first, in the words a thinking policy writes ("In front: red box."),
         # so the report and examples/babyai_thoughts.py read both kinds of policy alike.
         text = gen.text if seen is None else f"In front: {seen}. {gen.text}"
-        return PolicyOutput.from_text(text, n_tokens=len(gen.token_ids), logprob_sum=gen.logprob_sum,
-                                      logprob_mean=gen.logprob_mean)
+        out = PolicyOutput.from_text(text, n_tokens=len(gen.token_ids), logprob_sum=gen.logprob_sum,
+                                     logprob_mean=gen.logprob_mean)
+        return self.point_click(observation, prompt, out) if self.pointer and isinstance(out.action, Click) else out
+
+    def point_click(self, observation: Observation, prompt: str, out: PolicyOutput) -> PolicyOutput:
+        """The answer, with a click kept inside the visual token the pointer-token logits pick (agent/pointing.py):
+        a click outside it is written again with its numbers limited to the grid cells inside that token, or
+        moved to the token's centre where the grid's numbers are not single tokens."""
+        probs, boxes = self.engine.pointer(observation.screenshot, prompt, self.pointer["token"])
+        best = int(probs.argmax())
+        box = boxes[best]
+        stats = {**out.stats, "pointer_p": round(float(probs[best]), 4)}
+        if not any(outside_axes(out.action, box)):
+            return PolicyOutput(out.action, out.raw_text, None, stats)
+        grid = InternVLCodec(self.pointer.get("bins"))  # the grid the answers were trained on, history too
+        xs, ys = cells_inside(grid, box[0], box[2]), cells_inside(grid, box[1], box[3])
+        try:
+            constrain = ClickInBox(self.engine.tokenizer, xs, ys)
+        except ValueError:  # multi-token numbers (a 0-1000 grid): no per-token limit, so the token's centre
+            return PolicyOutput(snapped_into(out.action, box, grid), out.raw_text, None, stats)
+        again = self._generate(observation, prompt, temperature=0.0, constrain=constrain.starting_at)
+        redone = PolicyOutput.from_text(again.text)
+        click = redone.action if isinstance(redone.action, Click) else snapped_into(out.action, box, grid)
+        # raw_text stays the answer as first written, so the log and the report show both it and the click made.
+        return PolicyOutput(click, out.raw_text, None, stats)
 
     def look_at(self, observation: Observation, question: str) -> str:
         """The policy's own answer to `question` about the screen, with no task or history in the prompt."""
@@ -115,10 +143,11 @@ class InternVLPolicy:
         # Unparsable: the raw words, cut to a phrase, so the action prompt still has the format it was trained on.
         return (answer or gen.text.strip().split("\n")[0][:40] or "nothing").rstrip(".")
 
-    def _generate(self, observation: Observation, prompt: str, temperature: float):
+    def _generate(self, observation: Observation, prompt: str, temperature: float, constrain=None):
         self._calls += 1
         return self.engine.generate([observation.screenshot], [prompt], max_new_tokens=self.max_new_tokens,
-                                    temperature=temperature, seed=self._sample_seed + self._calls)[0]
+                                    temperature=temperature, seed=self._sample_seed + self._calls,
+                                    constrain=constrain)[0]
 
     @classmethod
     def from_spec(cls, spec: str, seed: int = 0, device: str | None = None,
@@ -129,7 +158,7 @@ class InternVLPolicy:
         # tiny sees one 224-px tile and no system prompt: ~110 tokens a sample instead of ~230 is twice the
         # training speed on a CPU, and a model trained from scratch learns the format from the data itself.
         settings = {"max_tiles": 1, "system": None} if spec == "tiny" else {"max_tiles": 6, "system": SYSTEM_PROMPT}
-        prompt, env_options, decoding = {"image": "first", "look": {}}, {}, {}
+        prompt, env_options, decoding, pointer = {"image": "first", "look": {}}, {}, {}, None
         if spec in PRESETS:
             tokenizer = tiny_tokenizer()  # published presets without weights get it too: no Qwen3 offline
             model = build_random(spec, tokenizer, seed=seed, dtype=dtype, device=device_)
@@ -145,11 +174,13 @@ class InternVLPolicy:
                 prompt.update(meta.get("prompt", {}))
                 env_options = meta.get("env", {})
                 decoding = meta.get("decoding", {})
+                pointer = meta.get("pointer")
         processor = InternVLChatProcessor(tokenizer, tile=model.config.vision_config.image_size[0],
                                           tokens_per_tile=tokens_per_tile(model.config),
                                           max_tiles=settings["max_tiles"], system=settings["system"])
         return cls(VLMEngine(model, processor), name=f"internvl:{spec}", seed=seed, image=prompt["image"],
-                   env_options=env_options, look=prompt["look"], decoding=decoding, temperature=temperature)
+                   env_options=env_options, look=prompt["look"], decoding=decoding, temperature=temperature,
+                   pointer=pointer)
 
     def processor_settings(self) -> dict:
         """What a checkpoint trained from this policy must be served with (saved in viragent.json)."""

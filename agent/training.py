@@ -12,6 +12,8 @@ from pathlib import Path
 from rich.console import Console
 
 from viragent.model.train.sft import SFTConfig, train_sft
+from viragent.tools.actions import Click
+from viragent.tools.codecs import get_codec
 
 from .datasets import load_mixture, mixture_env_options
 from .evaluation import EVAL_SEED_START, evaluate
@@ -30,6 +32,11 @@ def sft_from_data(init: str, data: list[str] | str | Path, config: SFTConfig, ev
     if not samples:
         raise ValueError(f"{', '.join(data)} name no samples; export a run with successful episodes first")
     console.print(f"sft: {len(samples)} samples, init {init}, {config.steps} steps of {config.batch_size}")
+    if config.pointer_loss:
+        pointed = add_click_points(samples)
+        console.print(f"pointer-token loss on the {pointed} samples whose answer is a click")
+        # Served with it: the policy reads the marker's logits, and writes clicks on the data's grid.
+        policy.pointer = {"token": config.pointer_token, "bins": len(config.position_texts) or None}
     # The checkpoint is served with the prompt layout it was trained on (recorded below, read by from_spec).
     policy.image = data_image_position(samples, data) or policy.image
     # Look-first per suite as the data's demonstrations of that suite were written; other suites keep the init's.
@@ -51,7 +58,22 @@ def sft_from_data(init: str, data: list[str] | str | Path, config: SFTConfig, ev
     return train_sft(policy.engine.model, policy.engine.processor, samples, config, evaluate=hook,
                      meta={"init": init, "data": data, "processor": policy.processor_settings(),
                            "prompt": {"image": policy.image, **({"look": policy.look} if policy.look else {})},
-                           "env": policy.env_options})
+                           "env": policy.env_options, **({"pointer": policy.pointer} if policy.pointer else {})})
+
+
+def add_click_points(samples: list[dict]) -> int:
+    """Give each one-image sample whose answer is a click its point, {"point": [x, y]} 0-1000 (InternVL's
+    grounding convention, what model.train.pointer_tokens reads); returns how many have one."""
+    codec, pointed = get_codec("internvl"), 0
+    for s in samples:
+        image = s.get("image")
+        one_image = isinstance(image, str) or (isinstance(image, list) and len(image) == 1)
+        if "point" not in s and one_image:
+            answer = next((turn["value"] for turn in s["conversations"] if turn["from"] == "gpt"), "")
+            if isinstance(action := codec.parse(answer), Click):
+                s["point"] = [round(action.x * 1000), round(action.y * 1000)]
+        pointed += "point" in s
+    return pointed
 
 
 def data_image_position(samples: list[dict], data: list[str]) -> str | None:

@@ -6,10 +6,14 @@ fp32 on CPU; bf16 with SDPA attention on CUDA. Sampling is seeded per call, so a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
+from transformers import LogitsProcessor, LogitsProcessorList
 
 from .processor import InternVLChatProcessor
+from .train.pointer_tokens import pointer_probabilities
+from .train.region_tokens import visual_token_boxes
 
 
 @dataclass
@@ -52,8 +56,13 @@ class VLMEngine:
 
     @torch.inference_mode()
     def generate(self, images: list, prompts: list[str], *, system: str | None = None, max_new_tokens: int = 32,
-                 temperature: float = 0.0, top_p: float = 1.0, seed: int | None = 0) -> list[Generation]:
+                 temperature: float = 0.0, top_p: float = 1.0, seed: int | None = 0,
+                 constrain: Callable[[int], LogitsProcessor] | None = None) -> list[Generation]:
+        """constrain: given the prompt's length in tokens, a transformers LogitsProcessor that limits what may be
+        written (agent/pointing.py keeps a click inside one visual token)."""
         inputs = self._inputs(images, prompts, system)
+        extra = ({"logits_processor": LogitsProcessorList([constrain(inputs["input_ids"].shape[1])])}
+                 if constrain is not None else {})
         if seed is not None:
             torch.manual_seed(seed)
         sample = temperature > 0
@@ -61,7 +70,7 @@ class VLMEngine:
             **inputs, max_new_tokens=max_new_tokens, do_sample=sample,
             temperature=temperature if sample else None, top_p=top_p if sample else None, top_k=None,
             eos_token_id=self.stop_id, pad_token_id=self.tokenizer.pad_token_id,
-            return_dict_in_generate=True, output_logits=True,
+            return_dict_in_generate=True, output_logits=True, **extra,
         )
         new_tokens = out.sequences[:, inputs["input_ids"].shape[1]:]  # (batch, steps)
         logits = torch.stack(out.logits, dim=1).float()  # (batch, steps, vocab), before any warping
@@ -103,6 +112,20 @@ class VLMEngine:
         logprobs = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, inputs["input_ids"][:, 1:].unsqueeze(-1))
         logprobs = logprobs.squeeze(-1)
         return [logprobs[row, logprobs.shape[1] - len(r):] for row, r in enumerate(response_ids)]
+
+    @torch.inference_mode()
+    def pointer(self, image, prompt: str, token: str, system: str | None = None) -> tuple[torch.Tensor, list]:
+        """Where a model trained with the pointer-token loss points (model.train.pointer_tokens): the softmax over
+        the image's visual tokens of `token`'s logit, read from the prompt's forward pass, and the part of the
+        image (0-1 boxes) each of those tokens stands for."""
+        inputs = self._inputs([image], [prompt], system)
+        token_id = self.tokenizer.convert_tokens_to_ids(token)
+        logits = self.model(**inputs).logits[0]
+        marker = logits[inputs["input_ids"][0] == self.model.config.image_token_id, token_id]
+        size = image.shape[1::-1] if hasattr(image, "shape") else image.size  # numpy (h, w, 3) or PIL
+        side = int(round(self.processor.tokens_per_tile ** 0.5))
+        boxes = visual_token_boxes(self.processor.tile_grid(tuple(size)), self.processor.thumbnail, side)
+        return pointer_probabilities(marker), boxes
 
     @torch.inference_mode()
     def visual_tokens(self, images: list) -> torch.Tensor:
