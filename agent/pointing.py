@@ -1,10 +1,10 @@
 """Clicks moved onto the visual token a checkpoint points at (train sft --pointer-loss, model/train/pointer_tokens.py).
 
-The tiny policy's visual tokens tell which of them holds the named widget better than its answer's numbers do
-(examples/EXPERIMENTS.md "Pointing with the visual tokens"), but a token is coarse: 20 x 26 px of a MiniWoB screen,
-larger than a checkbox. So where the answer's click falls outside the token the pointer picks, the answer is
-written again with each coordinate it got wrong limited to the grid cells inside that token: the token chooses
-the place, the answer's own numbers the spot within it. transformers' LogitsProcessor is the hook for that; the
+Trained with that loss, the tiny policy's visual tokens tell which of them holds the named widget more often than
+its answer's numbers do (examples/EXPERIMENTS.md "Pointing with the visual tokens"), but a token is coarse: 20 x 26
+px of a MiniWoB screen, larger than a checkbox. So where the answer's click falls outside the token the pointer
+picks, the answer is written again with both its numbers limited to the grid cells inside that token: the token
+chooses the place, the answer's own numbers the spot within it. transformers' LogitsProcessor is the hook for that; the
 rule itself is ours (no library points with a token's logits).
 """
 

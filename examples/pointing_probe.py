@@ -4,7 +4,8 @@ On exported click samples (held-out seeds: collect with --seed 0) it measures, p
 - reading: how often the LLM's logits at an image position name the first token of the word under it (the
   region-token head, model/train/region_tokens.py), over all words and over the words the task quotes;
 - pointing: how often the visual token the pointer-token logits pick (model/train/pointer_tokens.py) holds the
-  expert's click, against how often the policy's own answer lands on that token.
+  expert's click, against how often the policy's own answer lands on that token. The pointer column means
+  something only for a checkpoint trained with `train sft --pointer-loss`.
 
     viragent collect --suite miniwob --tasks click-test-2,click-button,click-link,click-option --episodes 20 \
         --seed 0 --out runs/probe-demos
