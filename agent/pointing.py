@@ -55,9 +55,10 @@ class ClickInBox(LogitsProcessor):
                 continue
             for ending, ids in self.allowed.items():
                 if ids is not None and written.endswith(ending):
-                    kept = scores[row, ids.to(scores.device)].clone()
+                    ids = ids.to(scores.device)
+                    kept = scores[row, ids].clone()
                     scores[row] = float("-inf")
-                    scores[row, ids.to(scores.device)] = kept
+                    scores[row, ids] = kept
         return scores
 
 

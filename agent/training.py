@@ -12,8 +12,7 @@ from pathlib import Path
 from rich.console import Console
 
 from viragent.model.train.sft import SFTConfig, train_sft
-from viragent.tools.actions import Click
-from viragent.tools.codecs import get_codec
+from viragent.tools import Click, get_codec
 
 from .datasets import load_mixture, mixture_env_options
 from .evaluation import EVAL_SEED_START, evaluate

@@ -13,7 +13,7 @@ from transformers import LogitsProcessor, LogitsProcessorList
 
 from .processor import InternVLChatProcessor
 from .train.pointer_tokens import pointer_probabilities
-from .train.region_tokens import visual_token_boxes
+from .train.region_tokens import token_boxes
 
 
 @dataclass
@@ -117,15 +117,19 @@ class VLMEngine:
     def pointer(self, image, prompt: str, token: str, system: str | None = None) -> tuple[torch.Tensor, list]:
         """Where a model trained with the pointer-token loss points (model.train.pointer_tokens): the softmax over
         the image's visual tokens of `token`'s logit, read from the prompt's forward pass, and the part of the
-        image (0-1 boxes) each of those tokens stands for."""
+        image (0-1 boxes) each of those tokens stands for. Only that one logit is computed, from the last hidden
+        state at the image positions: a full LM head over every position would be sequence x vocabulary floats
+        (about 1 GB for a real InternVL screen)."""
         inputs = self._inputs([image], [prompt], system)
         token_id = self.tokenizer.convert_tokens_to_ids(token)
-        logits = self.model(**inputs).logits[0]
-        marker = logits[inputs["input_ids"][0] == self.model.config.image_token_id, token_id]
+        hidden = self.model.model(**inputs).last_hidden_state[0]
+        head = self.model.get_output_embeddings()
+        visual = hidden[inputs["input_ids"][0] == self.model.config.image_token_id]
+        marker = visual @ head.weight[token_id] + (head.bias[token_id] if head.bias is not None else 0)
         size = image.shape[1::-1] if hasattr(image, "shape") else image.size  # numpy (h, w, 3) or PIL
-        side = int(round(self.processor.tokens_per_tile ** 0.5))
-        boxes = visual_token_boxes(self.processor.tile_grid(tuple(size)), self.processor.thumbnail, side)
-        return pointer_probabilities(marker), boxes
+        boxes = token_boxes(self.processor.tile_grid(tuple(size)), self.processor.thumbnail,
+                            self.processor.tokens_per_tile)
+        return pointer_probabilities(marker), list(boxes)
 
     @torch.inference_mode()
     def visual_tokens(self, images: list) -> torch.Tensor:

@@ -14,6 +14,7 @@ coordinates 0-1000 of the image. Like all of model/, this knows nothing about GU
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import torch
@@ -37,6 +38,13 @@ def visual_token_boxes(grid: tuple[int, int], thumbnail: bool, side: int) -> lis
     if thumbnail and cols * rows > 1:
         boxes += [(c / side, r / side, (c + 1) / side, (r + 1) / side) for r in range(side) for c in range(side)]
     return boxes
+
+
+@functools.lru_cache(maxsize=64)
+def token_boxes(grid: tuple[int, int], thumbnail: bool, tokens_per_tile: int) -> tuple[Box, ...]:
+    """visual_token_boxes for a processor's settings (square tiles of `tokens_per_tile` tokens). Cached: training
+    asks for it for every sample of every step, and only a few tile grids recur."""
+    return tuple(visual_token_boxes(tuple(grid), thumbnail, int(round(tokens_per_tile ** 0.5))))
 
 
 def region_token_labels(regions: list[dict], token_boxes: list[Box], token_of: Callable[[str], int], blank_id: int,

@@ -11,7 +11,6 @@ hyper-parameters in one dataclass, the loop readable in one screen. CPU fp32 (bf
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import random
@@ -29,7 +28,7 @@ from ..loading import save_checkpoint
 from ..processor import IM_END, InternVLChatProcessor, normalize_tiles
 from .pointer_tokens import pointer_loss_terms, pointer_targets
 from .position_tokens import position_token_loss_terms, token_centres_x
-from .region_tokens import region_token_labels, region_token_loss_terms, visual_token_boxes
+from .region_tokens import region_token_labels, region_token_loss_terms, token_boxes
 
 IGNORE = -100
 
@@ -127,14 +126,8 @@ def _region_labels(regions: list, grids: list[tuple[int, int]], processor: Inter
 
 
 def _token_boxes(grid: tuple[int, int], processor: InternVLChatProcessor) -> tuple:
-    """The part of the image each visual token of one image stands for (model.train.region_tokens). Cached: the
-    token centres are taken from it for every sample of every step, and only a few tile grids recur."""
-    return _cached_token_boxes(tuple(grid), processor.thumbnail, int(round(processor.tokens_per_tile ** 0.5)))
-
-
-@functools.lru_cache(maxsize=64)
-def _cached_token_boxes(grid: tuple[int, int], thumbnail: bool, side: int) -> tuple:
-    return tuple(visual_token_boxes(grid, thumbnail, side))
+    """The part of the image each visual token of one image stands for (model.train.region_tokens)."""
+    return token_boxes(tuple(grid), processor.thumbnail, processor.tokens_per_tile)
 
 
 def _centres_x(grids: list[tuple[int, int]], processor: InternVLChatProcessor) -> torch.Tensor:
@@ -332,11 +325,13 @@ def micro_batch_loss_terms(model, batch: dict, device, cpu_bf16: bool = False,
     token_losses = torch.nn.functional.cross_entropy(logits[:, :-1].float().transpose(1, 2), labels.clamp(min=0),
                                                      reduction="none")
     region_sum = region_count = pointer_sum = pointer_count = torch.zeros((), device=device)
-    visual_logits = logits[input_ids == model.config.image_token_id]  # image positions, in the batch's image order
-    if "region_labels" in batch:
-        region_sum, region_count = region_token_loss_terms(visual_logits, batch["region_labels"].to(device))
-    if pointer_token_id is not None and batch.get("pointer_spans"):
-        pointer_sum, pointer_count = pointer_loss_terms(visual_logits[:, pointer_token_id], batch["pointer_spans"])
+    pointing = pointer_token_id is not None and bool(batch.get("pointer_spans"))
+    if "region_labels" in batch or pointing:
+        visual_logits = logits[input_ids == model.config.image_token_id]  # image positions, in the batch's image order
+        if "region_labels" in batch:
+            region_sum, region_count = region_token_loss_terms(visual_logits, batch["region_labels"].to(device))
+        if pointing:
+            pointer_sum, pointer_count = pointer_loss_terms(visual_logits[:, pointer_token_id], batch["pointer_spans"])
     position_sum = position_count = torch.zeros((), device=device)
     if position_token_ids is not None and projected:
         features = torch.cat([p.reshape(-1, p.shape[-1]) for p in projected])
