@@ -171,6 +171,8 @@ def export(
                                            "another object in front, answered from the mission's target"),
     look_missions: int = typer.Option(0, help="with --look-first: N copies of each step facing an object, its "
                                               "screen kept and the mission's target changed"),
+    point_targets: bool = typer.Option(False, help="give each step that shows the mission's object its centre as "
+                                                   "the sample's point, for train sft --pointer-loss (BabyAI)"),
 ):
     """Runs -> InternVL SFT jsonl + meta json (readable by the official InternVL training scripts)."""
     from viragent.agent.datasets import ExportFilter, export_sft
@@ -182,7 +184,8 @@ def export(
                                                          retype_all_steps=retype_all_steps, image=image,
                                                          think_front=think_front, think_target=think_target,
                                                          look_first=look_first, look_texts=look_texts,
-                                                         look_missions=look_missions))
+                                                         look_missions=look_missions,
+                                                         point_targets=point_targets))
     except (ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
     table = Table(title=f"{name}: {meta['length']} samples -> {meta['annotation']}")

@@ -48,6 +48,9 @@ class ExportFilter:
     # with look_first: this many copies of each step facing an object with its screen and the mission's target
     # changed (agent/look_first.other_missions), so the same picture gets both match words
     look_missions: int = 0
+    # where the step recorded where the mission's object is (BabyAI's target_box), make its centre the sample's
+    # `point`: the pointer-token loss then asks, at every step, which visual token shows the object the mission names
+    point_targets: bool = False
 
 
 def thought_answer(step: dict, answer: str, with_target: bool, with_front: bool = True) -> str:
@@ -116,6 +119,7 @@ def run_to_samples(run_dir: str | Path, filters: ExportFilter) -> list[dict]:
     codec, rng = InternVLCodec(filters.bins), random.Random(filters.seed)
     for flag, column, what in (("think_front", "front", "what the agent faces"),
                                ("think_target", "target", "what the mission asks for now"),
+                               ("point_targets", "target_box", "where the mission's object is"),
                                ("look_first", "front", "what the agent faces")):
         if getattr(filters, flag) and run.steps.column(column).null_count == run.steps.num_rows:
             raise ValueError(f"{run_dir} records nothing about {what}, so --{flag.replace('_', '-')} has nothing to "
@@ -184,6 +188,9 @@ def run_to_samples(run_dir: str | Path, filters: ExportFilter) -> list[dict]:
                 }
                 if step.get("regions"):  # the screen's words (recorded by `collect`): region-token labels
                     sample["regions"] = json.loads(step["regions"])
+                if filters.point_targets and step.get("target_box"):
+                    x0, y0, x1, y1 = json.loads(step["target_box"])
+                    sample["point"] = [(x0 + x1) // 2, (y0 + y1) // 2]
                 samples.append(sample)
     return samples
 

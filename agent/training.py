@@ -33,7 +33,7 @@ def sft_from_data(init: str, data: list[str] | str | Path, config: SFTConfig, ev
     console.print(f"sft: {len(samples)} samples, init {init}, {config.steps} steps of {config.batch_size}")
     if config.pointer_loss:
         pointed = add_click_points(samples)
-        console.print(f"pointer-token loss on the {pointed} samples whose answer is a click")
+        console.print(f"pointer-token loss on the {pointed} samples with a point (clicks; exported targets)")
         # Served with it: the policy reads the marker's logits, and writes clicks on the data's grid.
         policy.pointer = {"token": config.pointer_token, "bins": len(config.position_texts) or None}
     # The checkpoint is served with the prompt layout it was trained on (recorded below, read by from_spec).

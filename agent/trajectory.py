@@ -57,6 +57,9 @@ class Step(BaseModel):
     # export --think-target writes them before the answer, so the pickup decision follows from the policy's words.
     target: str | None = None
     on_target: bool | None = None
+    # Where that object is on the screen (BabyAI's info["target_box"]): JSON [x0, y0, x1, y1], 0-1000. Export
+    # --point-targets makes it the sample's point, a dense target for the pointer-token loss.
+    target_box: str | None = None
     # A random move the collector made in the expert's place (NoisyExpertPolicy): shown in later steps' history,
     # never exported as a training answer.
     perturbed: bool = False

@@ -55,6 +55,9 @@ POINTER_LOSS=${POINTER_LOSS:-0}
 # recipe's `instruct` stage (runs/ptr12) it kept the copying and raised the six named-widget click tasks from 30.7 % to
 # 36.3 %; not yet run as a recipe (FT_POINTER_LOSS=1 FT_STEPS=1200, about 86 min with bf16).
 FT_POINTER_LOSS=${FT_POINTER_LOSS:-$POINTER_LOSS}
+# INS_POINTER_LOSS=W: the same in `instruct` only (default: POINTER_LOSS), so that `pretrained` can point while
+# `instruct`, where the copying forms, trains without it (POINTER_LOSS=1 INS_POINTER_LOSS=0).
+INS_POINTER_LOSS=${INS_POINTER_LOSS:-$POINTER_LOSS}
 # DEMO_REGIONS=1: the MiniWoB demonstrations record every visible word's box, so the region-token loss covers
 # them as well as the generated screens (viragent-tiny-region was trained with 0: generated screens only).
 DEMO_REGIONS=${DEMO_REGIONS:-1}
@@ -238,7 +241,7 @@ MIXED_IN=($QUESTIONS_DATA $TEXT_DATA --data "$WORK/data/desktop_meta.json:2"
 $V train sft --init "$INIT" --data "$WORK/screens/viragent_screens_meta.json" $TEXT_DATA \
   --steps "$PRE_STEPS" --lr 1e-3 --warmup 100 "${STAGE_FLAGS[@]}" --pointer-loss "$POINTER_LOSS" --out "$WORK/pretrained"
 $V train sft --init "$WORK/pretrained/final" "${DEMOS[@]}" "${MIXED_IN[@]}" \
-  --steps "$INS_STEPS" --lr 1e-3 --warmup 100 "${STAGE_FLAGS[@]}" --pointer-loss "$POINTER_LOSS" --out "$WORK/instruct"
+  --steps "$INS_STEPS" --lr 1e-3 --warmup 100 "${STAGE_FLAGS[@]}" --pointer-loss "$INS_POINTER_LOSS" --out "$WORK/instruct"
 FINAL="$WORK/instruct/final"
 if [ "$FT_STEPS" -gt 0 ]; then
   $V train sft --init "$WORK/instruct/final" "${DEMOS[@]}" $RECOVER_DATA "${MIXED_IN[@]}" \

@@ -149,6 +149,12 @@ def carrying_unwanted(level) -> bool:
     return False
 
 
+def _cell_box(i: int, j: int, grid) -> list[int]:
+    """Cell (i, j)'s box, 0-1000 of a frame that draws `grid` edge to edge."""
+    return [round(1000 * i / grid.width), round(1000 * j / grid.height),
+            round(1000 * (i + 1) / grid.width), round(1000 * (j + 1) / grid.height)]
+
+
 def grid_object(kind: str, colour: str, state: int = 0):
     """A minigrid object by type and colour; a door's `state` as minigrid encodes it (0 open, 1 closed, 2 locked).
     For scenes described without a level (agent/grid_questions.py's pure-text questions)."""
@@ -171,6 +177,9 @@ class BabyAIEnv(gym.Env):
     `text_regions=True` adds `info["regions"]`: each object the frame shows, named by one word (its type, or
     for the agent the way it faces), with its box, 0-1000 of the frame. They are the grid-world counterpart
     of a browser's visible words: dense labels for the region-token loss (model/train/region_tokens.py).
+
+    `info["target_box"]` is the box (0-1000 of the frame) of the nearest object the mission asks for now that the
+    frame shows, None when it shows none: where a pointer should look (`export --point-targets`).
 
     `info["front"]` names the cell the agent faces in a mission's words ("red ball", "blue door (closed)", "wall",
     "nothing"). The run log keeps it, and `viragent export --think-front` writes it before the expert's action.
@@ -295,19 +304,34 @@ class BabyAIEnv(gym.Env):
                 "front": describe(facing), "target": target, "carrying": describe(self.level.carrying),
                 "on_target": None if facing is None or facing.type not in (*CARRIABLE, "door")
                 else any(facing is o for o in wanted)}
+        info["target_box"] = self.target_box(wanted)
         if self.text_regions:
             info["regions"] = self.object_regions()
         return info
 
+    def _shown_grid(self):
+        """(grid, visible mask or None, the agent's cell, the way it faces) as the frame draws them."""
+        if self.view == "full":
+            return self.level.grid, None, tuple(self.level.agent_pos), FACING_WORDS[self.level.agent_dir]
+        # the agent's view, as get_pov_render draws it: the agent at the bottom centre, facing up
+        grid, shown = self.level.gen_obs_grid()
+        size = self.level.agent_view_size
+        return grid, shown, (size // 2, size - 1), "up"
+
+    def target_box(self, wanted: list) -> list[int] | None:
+        """The box (0-1000 of the frame) of the shown object nearest the agent among `wanted`, or None."""
+        grid, shown, (ax, ay), _ = self._shown_grid()
+        cells = [(abs(i - ax) + abs(j - ay), i, j) for j in range(grid.height) for i in range(grid.width)
+                 if (i, j) != (ax, ay) and (shown is None or shown[i, j])
+                 and any(grid.get(i, j) is o for o in wanted)]  # the view's grid holds the level's own objects
+        if not cells:
+            return None
+        _, i, j = min(cells)
+        return _cell_box(i, j, grid)
+
     def object_regions(self) -> list[dict]:
         """Every object in the frame as {"text": one word, "box": [x0, y0, x1, y1]} (0-1000 of the frame)."""
-        if self.view == "full":
-            grid, shown = self.level.grid, None
-            agent, facing = tuple(self.level.agent_pos), FACING_WORDS[self.level.agent_dir]
-        else:  # the agent's view, as get_pov_render draws it: the agent at the bottom centre, facing up
-            grid, shown = self.level.gen_obs_grid()
-            size = self.level.agent_view_size
-            agent, facing = (size // 2, size - 1), "up"
+        grid, shown, agent, facing = self._shown_grid()
         regions = []
         for j in range(grid.height):
             for i in range(grid.width):
@@ -318,9 +342,7 @@ class BabyAIEnv(gym.Env):
                     continue
                 else:
                     text = cell.type  # wall, door, key, ball, box, goal, lava
-                regions.append({"text": text, "box": [round(1000 * i / grid.width), round(1000 * j / grid.height),
-                                                      round(1000 * (i + 1) / grid.width),
-                                                      round(1000 * (j + 1) / grid.height)]})
+                regions.append({"text": text, "box": _cell_box(i, j, grid)})
         return regions
 
     def render(self):

@@ -380,16 +380,30 @@ def test_egocentric_view_and_image_last_from_collect_to_eval(tmp_path):
         assert thought["conversations"][1]["value"] == \
             f"In front: {step['front']}. Target: {step['target']}{match}. " + plain["conversations"][1]["value"]
         assert step["target"] in plain["conversations"][0]["value"]  # goto: the mission's own words
+    # --point-targets: the centre of the logged target box becomes the sample's point, where the frame shows one
+    r = runner.invoke(app, ["export", str(demos), "--out", str(data), "--name", "point", "--image", "last",
+                            "--point-targets"])
+    assert r.exit_code == 0, r.output
+    pointed = load_sft(data / "point_meta.json")
+    for plain, sample in zip(last, pointed, strict=True):
+        assert sample["conversations"] == plain["conversations"]
+        box = logged[sample["id"]]["target_box"]
+        assert sample.get("point") == (None if box is None else
+                                       [(json.loads(box)[0] + json.loads(box)[2]) // 2,
+                                        (json.loads(box)[1] + json.loads(box)[3]) // 2])
+    assert any("point" in s for s in pointed) and "point" not in last[0]
     old = tmp_path / "old"  # a run logged before `front` and `target` were: its steps have no such columns
     shutil.copytree(demos, old)
     for part in (old / "parts").glob("*.steps.parquet"):
-        pq.write_table(pq.read_table(part).drop_columns(["front", "target", "on_target"]), part)
+        pq.write_table(pq.read_table(part).drop_columns(["front", "target", "on_target", "target_box"]), part)
     r = runner.invoke(app, ["export", str(old), "--out", str(data), "--think-front"])
     assert r.exit_code == 2 and "records nothing about what the agent faces" in r.output
     r = runner.invoke(app, ["export", str(old), "--out", str(data), "--think-target"])
     assert r.exit_code == 2 and "records nothing about what the mission asks for now" in r.output
     r = runner.invoke(app, ["export", str(old), "--out", str(data), "--look-first"])
     assert r.exit_code == 2 and "records nothing about what the agent faces" in r.output
+    r = runner.invoke(app, ["export", str(old), "--out", str(data), "--point-targets"])
+    assert r.exit_code == 2 and "records nothing about where the mission's object is" in r.output
 
     r = runner.invoke(app, ["train", "sft", "--data", str(data / "last_meta.json"), "--steps", "2", "--batch-size", "4",
                             "--warmup", "1", "--out", str(ckpt)])

@@ -234,3 +234,36 @@ def test_target_follows_the_mission_and_the_expert_picks_up_only_what_it_faces(f
     assert seen_other > 0
     if family != "pickup":  # a two-part mission names two targets in turn
         assert len(targets) > len({m for m, _ in targets})
+
+
+@pytest.mark.parametrize("view", ["agent", "full"])
+def test_target_box_frames_the_object_the_mission_asks_for(view):
+    """info["target_box"] is the cell, 0-1000 of the frame, of a shown object the mission asks for now: where the
+    frame draws it (the pixels under its centre are not the floor's), and in front of the agent when the expert picks
+    it up; None when the frame shows none of them."""
+    from viragent.environments.embodied.babyai import current_target
+
+    env = make_env("babyai/putnext", view=view)
+    boxes, nones = 0, 0
+    for seed in range(4):
+        obs, info = env.reset(seed=seed)
+        for _ in range(64):
+            level = env.unwrapped.level
+            box = info["target_box"]
+            if box is None:
+                nones += 1
+            else:
+                boxes += 1
+                grid = level.gen_obs_grid()[0] if view == "agent" else level.grid
+                i, j = round(box[0] * grid.width / 1000), round(box[1] * grid.height / 1000)
+                assert any(grid.get(i, j) is o for o in current_target(level)[1])
+                frame = obs["screenshot"]
+                cy, cx = (box[1] + box[3]) * frame.shape[0] // 2000, (box[0] + box[2]) * frame.shape[1] // 2000
+                assert frame[cy, cx].tolist() != [0, 0, 0]  # drawn, not the unseen black or empty floor
+            action = env.unwrapped.expert_action()
+            if view == "agent" and action.type == "pickup":
+                assert box == [429, 714, 571, 857]  # the cell above the agent in its 7x7 view
+            obs, _, terminated, truncated, info = env.step(action)
+            if terminated or truncated:
+                break
+    assert boxes > 0 and (nones > 0 or view == "full")
