@@ -137,7 +137,8 @@ def record(state: EpisodeState, runtime: Runtime[AgentContext]) -> dict:
         screenshot=state["screen"], width=screen.shape[1], height=screen.shape[0], url=result["url"],
         elapsed_s=result["elapsed"] or 0.0, regions=_regions_json(ctx.observation.info),
         front=ctx.observation.info.get("front"), target=ctx.observation.info.get("target"),
-        on_target=ctx.observation.info.get("on_target"), target_box=_json_or_none(ctx.observation.info.get("target_box")),
+        on_target=ctx.observation.info.get("on_target"),
+        target_box=_json_or_none(ctx.observation.info.get("target_box")),
         perturbed=bool(stats.get("perturbed", False)),
     ))
     if ctx.next_observation is not None:

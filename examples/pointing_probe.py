@@ -6,11 +6,17 @@ On exported click samples (held-out seeds: collect with --seed 0) it measures, p
 - pointing: how often the visual token the pointer-token logits pick (model/train/pointer_tokens.py) holds the
   expert's click, against how often the policy's own answer lands on that token. The pointer column means
   something only for a checkpoint trained with `train sft --pointer-loss`.
+On samples exported with `--point-targets` (BabyAI: the point is the cell of the object the mission names) it
+measures how often the pointer picks that object's token, the question such a checkpoint was trained on there.
 
     viragent collect --suite miniwob --tasks click-test-2,click-button,click-link,click-option --episodes 20 \
         --seed 0 --out runs/probe-demos
     viragent export runs/probe-demos --bins 32 --image last --out runs/probe-data --name probe
     python examples/pointing_probe.py internvl:viragent-tiny runs/probe-data/probe.jsonl
+
+    viragent collect --suite babyai --episodes 10 --seed 0 --env-option view=agent --out runs/probe-grid
+    viragent export runs/probe-grid --bins 32 --image last --point-targets --out runs/probe-data --name grid
+    python examples/pointing_probe.py internvl:runs/bpt/finetune/final runs/probe-data/grid.jsonl
 """
 
 from __future__ import annotations
@@ -34,7 +40,8 @@ from viragent.tools.codecs import get_codec
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("policy", help="internvl:NAME or internvl:DIR")
-    parser.add_argument("data", help="an exported jsonl with `regions` (collect records them on MiniWoB)")
+    parser.add_argument("data", help="an exported jsonl with `regions` (collect records them on MiniWoB), or "
+                        "with points (export --point-targets)")
     args = parser.parse_args()
     engine = make_policy(args.policy).engine
     model, processor, tok, codec = engine.model, engine.processor, engine.tokenizer, get_codec("internvl")
@@ -42,10 +49,16 @@ def main() -> None:
     for line in open(args.data):
         sample = json.loads(line)
         answer = codec.parse(sample["conversations"][1]["value"])
-        if not isinstance(answer, Click) or not sample.get("regions"):
-            continue
         task, prompt = sample["env_id"].split("/")[-1], sample["conversations"][0]["value"]
         c = counts[task]
+        if not isinstance(answer, Click) and sample.get("point"):  # a named object's cell (export --point-targets)
+            probs, boxes = engine.pointer(Image.open(sample["image"]).convert("RGB"), prompt, "<box>")
+            x, y = (v / 1000 for v in sample["point"])
+            right = {i for i, (x0, y0, x1, y1) in enumerate(boxes) if x0 <= x < x1 and y0 <= y < y1}
+            c["pointer on the named object"][0] += int(probs.argmax()) in right
+            c["pointer on the named object"][1] += 1
+        if not isinstance(answer, Click) or not sample.get("regions"):
+            continue
         # Reading: the region-token head at every image position, against the word drawn there.
         encoded = encode_sample(sample, processor)
         batch = collate([encoded], tok.pad_token_id)
@@ -74,7 +87,8 @@ def main() -> None:
         c["answer on the click's token"][0] += bool(answered & right)
         c["pointer on the click's token"][1] += 1
         c["answer on the click's token"][1] += 1
-    columns = ["words named", "quoted word named", "pointer on the click's token", "answer on the click's token"]
+    columns = ["words named", "quoted word named", "pointer on the click's token", "answer on the click's token",
+               "pointer on the named object"]
     table = Table(title=f"{args.policy} on {args.data}")
     table.add_column("task")
     for column in columns:

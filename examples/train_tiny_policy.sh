@@ -58,6 +58,12 @@ FT_POINTER_LOSS=${FT_POINTER_LOSS:-$POINTER_LOSS}
 # INS_POINTER_LOSS=W: the same in `instruct` only (default: POINTER_LOSS), so that `pretrained` can point while
 # `instruct`, where the copying forms, trains without it (POINTER_LOSS=1 INS_POINTER_LOSS=0).
 INS_POINTER_LOSS=${INS_POINTER_LOSS:-$POINTER_LOSS}
+# BABYAI_POINTS=1: the BabyAI demonstrations carry a point at the object the mission names, where the view shows it
+# (export --point-targets), so that wherever the pointer loss is on it also asks, at every BabyAI step, which visual
+# token shows that object: the binding of the mission's words to the picture that the policy lacks (it picks up the
+# first object it reaches, examples/babyai_failures.py). Needs BABYAI_VIEW=agent demonstrations collected by this
+# version (they log Step.target_box). Not yet run as a recipe (EXPERIMENTS.md "Pointing at the mission's object").
+[ "${BABYAI_POINTS:-0}" = 1 ] && POINT_FLAG=--point-targets || POINT_FLAG=
 # DEMO_REGIONS=1: the MiniWoB demonstrations record every visible word's box, so the region-token loss covers
 # them as well as the generated screens (viragent-tiny-region was trained with 0: generated screens only).
 DEMO_REGIONS=${DEMO_REGIONS:-1}
@@ -195,19 +201,19 @@ fi
 $V export "$WORK/demos-miniwob" --bins $BINS --retype "$RETYPE" $RETYPE_ALL_FLAG $CAP_FLAG --image "$IMAGE" \
   --out "$WORK/data" --name miniwob
 $V export "$WORK/demos-babyai" --bins $BINS --retype "$RETYPE" $RETYPE_ALL_FLAG --image "$IMAGE" $THINK_FLAG \
-  --out "$WORK/data" --name babyai
+  $POINT_FLAG --out "$WORK/data" --name babyai
 $V export "$WORK/demos-desktop" --bins $BINS --retype "$RETYPE" $RETYPE_ALL_FLAG --image "$IMAGE" --out "$WORK/data" \
   --name desktop
 NEAR_DATA=
 RECOVER_DATA=
 if [ "$NEAR_OBJECT_EPISODES" -gt 0 ]; then
   $V export "$WORK/demos-babyai-near" --bins $BINS --retype "$RETYPE" $RETYPE_ALL_FLAG --image "$IMAGE" $THINK_FLAG \
-    --out "$WORK/data" --name babyai_near
+    $POINT_FLAG --out "$WORK/data" --name babyai_near
   NEAR_DATA="--data $WORK/data/babyai_near_meta.json"
 fi
 if [ "$RECOVER_EPISODES" -gt 0 ]; then
   $V export "$WORK/demos-babyai-recover" --bins $BINS --retype "$RETYPE" $RETYPE_ALL_FLAG --image "$IMAGE" \
-    $THINK_FLAG --out "$WORK/data" --name babyai_recover
+    $THINK_FLAG $POINT_FLAG --out "$WORK/data" --name babyai_recover
   RECOVER_DATA="--data $WORK/data/babyai_recover_meta.json"
   [ "$FT_STEPS" -gt 0 ] || NEAR_DATA="$NEAR_DATA $RECOVER_DATA"
 fi
