@@ -303,8 +303,9 @@ def train_sft_cmd(
     position_bins: int = typer.Option(None, help="the x cells the position-token loss names: the --bins the data "
                                                  "was exported with"),
     pointer_loss: float = typer.Option(0.0, help="weight of the pointer-token loss: on samples whose answer is a "
-                                                 "click, the visual token under the point must score highest for "
-                                                 "<box>; the checkpoint then keeps its clicks on that token"),
+                                                 "click (and samples exported with a point, export --point-targets), "
+                                                 "the visual token under the point must score highest for <box>; "
+                                                 "the checkpoint then keeps its clicks on that token"),
     cpu_bf16: bool = typer.Option(False, help="bf16 autocast on a CPU as well (fp32 weights); faster on CPUs with "
                                               "AVX512-BF16 or AMX, slower without (a warning says so)"),
 ):

@@ -32,6 +32,7 @@ from rich.console import Console
 from rich.table import Table
 
 from viragent.agent.policies import make_policy
+from viragent.model.train.pointer_tokens import pointer_targets
 from viragent.model.train.sft import IGNORE, collate, encode_sample
 from viragent.tools import Click
 from viragent.tools.codecs import get_codec
@@ -53,9 +54,7 @@ def main() -> None:
         c = counts[task]
         if not isinstance(answer, Click) and sample.get("point"):  # a named object's cell (export --point-targets)
             probs, boxes = engine.pointer(Image.open(sample["image"]).convert("RGB"), prompt, "<box>")
-            x, y = (v / 1000 for v in sample["point"])
-            right = {i for i, (x0, y0, x1, y1) in enumerate(boxes) if x0 <= x < x1 and y0 <= y < y1}
-            c["pointer on the named object"][0] += int(probs.argmax()) in right
+            c["pointer on the named object"][0] += int(probs.argmax()) in pointer_targets(sample["point"], boxes)
             c["pointer on the named object"][1] += 1
         if not isinstance(answer, Click) or not sample.get("regions"):
             continue
@@ -79,10 +78,9 @@ def main() -> None:
         # Pointing: the pointer's token and the answer's click, against the token holding the expert's click.
         image = Image.open(sample["image"]).convert("RGB")
         probs, boxes = engine.pointer(image, prompt, "<box>")
-        right = {i for i, (x0, y0, x1, y1) in enumerate(boxes) if x0 <= answer.x < x1 and y0 <= answer.y < y1}
+        right = set(pointer_targets((answer.x * 1000, answer.y * 1000), boxes))
         said = codec.parse(engine.generate([image], [prompt], max_new_tokens=48)[0].text)
-        answered = {i for i, (x0, y0, x1, y1) in enumerate(boxes)
-                    if isinstance(said, Click) and x0 <= said.x < x1 and y0 <= said.y < y1}
+        answered = set(pointer_targets((said.x * 1000, said.y * 1000), boxes)) if isinstance(said, Click) else set()
         c["pointer on the click's token"][0] += int(probs.argmax()) in right
         c["answer on the click's token"][0] += bool(answered & right)
         c["pointer on the click's token"][1] += 1

@@ -304,9 +304,10 @@ class BabyAIEnv(gym.Env):
                 "front": describe(facing), "target": target, "carrying": describe(self.level.carrying),
                 "on_target": None if facing is None or facing.type not in (*CARRIABLE, "door")
                 else any(facing is o for o in wanted)}
-        info["target_box"] = self.target_box(wanted)
+        shown = self._shown_grid()  # one egocentric grid for both (gen_obs_grid slices and rotates the level's)
+        info["target_box"] = self.target_box(wanted, shown)
         if self.text_regions:
-            info["regions"] = self.object_regions()
+            info["regions"] = self.object_regions(shown)
         return info
 
     def _shown_grid(self):
@@ -318,9 +319,9 @@ class BabyAIEnv(gym.Env):
         size = self.level.agent_view_size
         return grid, shown, (size // 2, size - 1), "up"
 
-    def target_box(self, wanted: list) -> list[int] | None:
+    def target_box(self, wanted: list, shown_grid: tuple | None = None) -> list[int] | None:
         """The box (0-1000 of the frame) of the shown object nearest the agent among `wanted`, or None."""
-        grid, shown, (ax, ay), _ = self._shown_grid()
+        grid, shown, (ax, ay), _ = shown_grid or self._shown_grid()
         cells = [(abs(i - ax) + abs(j - ay), i, j) for j in range(grid.height) for i in range(grid.width)
                  if (i, j) != (ax, ay) and (shown is None or shown[i, j])
                  and any(grid.get(i, j) is o for o in wanted)]  # the view's grid holds the level's own objects
@@ -329,9 +330,9 @@ class BabyAIEnv(gym.Env):
         _, i, j = min(cells)
         return _cell_box(i, j, grid)
 
-    def object_regions(self) -> list[dict]:
+    def object_regions(self, shown_grid: tuple | None = None) -> list[dict]:
         """Every object in the frame as {"text": one word, "box": [x0, y0, x1, y1]} (0-1000 of the frame)."""
-        grid, shown, agent, facing = self._shown_grid()
+        grid, shown, agent, facing = shown_grid or self._shown_grid()
         regions = []
         for j in range(grid.height):
             for i in range(grid.width):
