@@ -5,7 +5,8 @@
 # that put a wrongly picked-up object down) -> evaluation on held-out seeds.
 # Training seeds start at 100000, evaluation seeds at 0.
 #   bash examples/train_tiny_policy.sh [WORK_DIR]                  the default viragent-tiny
-#   RECOVER_EPISODES=0 FT_STEPS=0 CPU_BF16=1 bash examples/train_tiny_policy.sh   the previous viragent-tiny (commit
+#   FT_STEPS=600 bash examples/train_tiny_policy.sh   the previous viragent-tiny (commit d4848e3)
+#   RECOVER_EPISODES=0 FT_STEPS=0 CPU_BF16=1 bash examples/train_tiny_policy.sh   an older one (commit
 #                                                                   704af94): this recipe's `instruct` stage alone
 # What each variant below changed and scored: examples/EXPERIMENTS.md.
 # The variants below predate the `finetune` stage (commit 704af94 and earlier) and ran without it: give them
@@ -59,9 +60,8 @@ POSITION_LOSS=${POSITION_LOSS:-0}
 POINTER_LOSS=${POINTER_LOSS:-0}
 # FT_POINTER_LOSS=W: the same in the `finetune` stage only (default: POINTER_LOSS). As 1,200 steps on the shipped
 # recipe's `instruct` stage (runs/ptr12) it kept the copying and raised the six named-widget click tasks from 30.7 % to
-# 36.3 %, MiniWoB 71.6 %: below the +3 points a new checkpoint must show to ship (FT_POINTER_LOSS=1 FT_STEPS=1200,
-# about 86 min with bf16; EXPERIMENTS.md "Pointing with the visual tokens"). The same 1,200 steps without it (runs/ctl12):
-# MiniWoB 71.2 %, BabyAI 55.7 % over 750 sampled episodes (the pointer's 45.5 %): FT_STEPS=1200 is the next recipe to run.
+# 36.3 %, MiniWoB 71.6 %, but BabyAI 45.5 % over 750 sampled episodes against 55.7 % for the same 1,200 steps without
+# it (runs/ctl12, the default recipe's `finetune`): not shipped (EXPERIMENTS.md "Pointing with the visual tokens").
 FT_POINTER_LOSS=${FT_POINTER_LOSS:-$POINTER_LOSS}
 # INS_POINTER_LOSS=W: the same in `instruct` only (default: POINTER_LOSS), so that `pretrained` can point while
 # `instruct`, where the copying forms, trains without it (POINTER_LOSS=1 INS_POINTER_LOSS=0). With FT_POINTER_LOSS=1
@@ -126,12 +126,14 @@ RECOVER_EPISODES=${RECOVER_EPISODES:-150}
 # `instruct`'s mixture plus the recovery demonstrations, which then stay out of `instruct`. Why: with the recovery
 # data in `instruct` (runs/rc) open fell to 38 %; as 1,200 steps on top of a finished `instruct` (runs/rcf) it kept
 # open and raised pickup: BabyAI 48.9 % sampled over 750 held-out episodes against 42.8 % (EXPERIMENTS.md "Putting a
-# wrong object down"). The default, 600 steps, is what fits the 90 minutes after a full `instruct`. The shipped
-# viragent-tiny is this script with its defaults, run once from an empty directory (80 min 14 s with bf16 autocast):
-# BabyAI 50.4 % sampled over 750 held-out episodes, MiniWoB 70.1 %, desktop 19.3 % (README). A shorter
-# `instruct` with a longer fine-tune (INS_STEPS=3300 FT_STEPS=1200, runs/rf, fp32) gave 40.1 %, 67.7 % and 14.0 %
-# (EXPERIMENTS.md "The recovery fine-tune in the recipe"). FT_STEPS=0 puts the recovery data into `instruct` (runs/rc).
-FT_STEPS=${FT_STEPS:-600}
+# wrong object down"). The shipped viragent-tiny is this script with its defaults, run once from an empty directory
+# (runs/f12, 75 min 58 s with bf16 autocast): BabyAI 55.7 % sampled over 750 held-out episodes, MiniWoB 71.2 %,
+# desktop 22.0 % (README). FT_STEPS=600, the previous default (commit d4848e3, 80 min 14 s): 50.4 %, 70.1 %, 19.3 %.
+# Without bf16 instructions (fp32) 1,200 steps take about 14 min instead of 7, and the recipe about 94 min, over the
+# 90; FT_STEPS=600 keeps it near 87 there. A shorter `instruct` with a longer fine-tune (INS_STEPS=3300
+# FT_STEPS=1200, runs/rf, fp32) gave 40.1 %, 67.7 % and 14.0 % (EXPERIMENTS.md "The recovery fine-tune in the
+# recipe"). FT_STEPS=0 puts the recovery data into `instruct` (runs/rc).
+FT_STEPS=${FT_STEPS:-1200}
 if [ "$RECOVER_EPISODES" -gt 0 ] && [ "$BABYAI_VIEW" != agent ]; then
   echo "RECOVER_EPISODES needs BABYAI_VIEW=agent (it starts next to an object in the agent's view);" \
     "give RECOVER_EPISODES=0 FT_STEPS=0 for BABYAI_VIEW=$BABYAI_VIEW" >&2
