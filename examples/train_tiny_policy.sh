@@ -126,14 +126,11 @@ RECOVER_EPISODES=${RECOVER_EPISODES:-150}
 # `instruct`'s mixture plus the recovery demonstrations, which then stay out of `instruct`. Why: with the recovery
 # data in `instruct` (runs/rc) open fell to 38 %; as 1,200 steps on top of a finished `instruct` (runs/rcf) it kept
 # open and raised pickup: BabyAI 48.9 % sampled over 750 held-out episodes against 42.8 % (EXPERIMENTS.md "Putting a
-# wrong object down"). The shipped viragent-tiny is this script with its defaults, run once from an empty directory
-# (runs/f12, 75 min 58 s with bf16 autocast): BabyAI 55.7 % sampled over 750 held-out episodes, MiniWoB 71.2 %,
-# desktop 22.0 % (README). FT_STEPS=600, the previous default (commit d4848e3, 80 min 14 s): 50.4 %, 70.1 %, 19.3 %.
-# Without bf16 instructions (fp32) 1,200 steps take about 14 min instead of 7, and the recipe about 94 min, over the
-# 90; FT_STEPS=600 keeps it near 87 there. A shorter `instruct` with a longer fine-tune (INS_STEPS=3300
-# FT_STEPS=1200, runs/rf, fp32) gave 40.1 %, 67.7 % and 14.0 % (EXPERIMENTS.md "The recovery fine-tune in the
-# recipe"). 1,800 steps (runs/ft18, as a stage): BabyAI 55.6 %, MiniWoB 70.4 %, no gain past 1,200. FT_STEPS=0 puts
-# the recovery data into `instruct` (runs/rc).
+# wrong object down"). Why 1,200: BabyAI 55.7 % sampled over 750 held-out episodes against 50.4 % at 600, and no
+# gain at 1,800 (EXPERIMENTS.md "The 1,200-step fine-tune as the recipe"); the shipped viragent-tiny is this script
+# with its defaults, 75 min 58 s with bf16 autocast. In fp32 (no bf16 instructions) the recipe is about 94 min, over
+# the 90; FT_STEPS=600 (the previous default, commit d4848e3) keeps it near 87 there. FT_STEPS=0 puts the recovery
+# data into `instruct` (runs/rc).
 FT_STEPS=${FT_STEPS:-1200}
 if [ "$RECOVER_EPISODES" -gt 0 ] && [ "$BABYAI_VIEW" != agent ]; then
   echo "RECOVER_EPISODES needs BABYAI_VIEW=agent (it starts next to an object in the agent's view);" \
