@@ -183,6 +183,14 @@ LOOK_MISSIONS=${LOOK_MISSIONS:-0}
 TEXT_STEPS=${TEXT_STEPS:-0}
 TEXT_WEIGHT=${TEXT_WEIGHT:-0.05}
 [ "$BABYAI_VIEW" = full ] && BABYAI_VIEW_FLAG= || BABYAI_VIEW_FLAG="--env-option view=$BABYAI_VIEW"
+# TOKEN_CELLS=1: the egocentric view drawn as 8x8 cells of 28 px (7x7 and a blank row and column), so each cell is
+# exactly one of the tile's 64 visual tokens and an object looks the same in every cell (BabyAIEnv `pad_cells`).
+# Otherwise the 112-px frame is resized to 32-px cells that straddle the 28-px tokens and sit on the 14-px patch grid
+# at seven offsets. The checkpoint records the options and is served with them.
+if [ "${TOKEN_CELLS:-0}" = 1 ]; then
+  [ "$BABYAI_VIEW" = agent ] || { echo "TOKEN_CELLS=1 needs BABYAI_VIEW=agent" >&2; exit 2; }
+  BABYAI_VIEW_FLAG="$BABYAI_VIEW_FLAG --env-option tile_size=28 --env-option pad_cells=1"
+fi
 IMAGE=${IMAGE:-last}
 # CPU_BF16=1: bf16 autocast on the CPU (fp32 weights). It pays only on a CPU with bf16 instructions (avx512_bf16
 # or AMX): there, with eager attention, 1.9x the samples/s of fp32; on a 2-core Xeon without them, 0.41x

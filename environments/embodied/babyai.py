@@ -149,10 +149,12 @@ def carrying_unwanted(level) -> bool:
     return False
 
 
-def _cell_box(i: int, j: int, grid) -> list[int]:
-    """Cell (i, j)'s box, 0-1000 of a frame that draws `grid` edge to edge."""
-    return [round(1000 * i / grid.width), round(1000 * j / grid.height),
-            round(1000 * (i + 1) / grid.width), round(1000 * (j + 1) / grid.height)]
+def _cell_box(i: int, j: int, grid, pad: int = 0) -> list[int]:
+    """Cell (i, j)'s box, 0-1000 of a frame that draws `grid` edge to edge with `pad` blank cells above it and to
+    its right (BabyAIEnv's `pad_cells`)."""
+    width, height = grid.width + pad, grid.height + pad
+    return [round(1000 * i / width), round(1000 * (j + pad) / height),
+            round(1000 * (i + 1) / width), round(1000 * (j + 1 + pad) / height)]
 
 
 def grid_object(kind: str, colour: str, state: int = 0):
@@ -178,6 +180,13 @@ class BabyAIEnv(gym.Env):
     for the agent the way it faces), with its box, 0-1000 of the frame. They are the grid-world counterpart
     of a browser's visible words: dense labels for the region-token loss (model/train/region_tokens.py).
 
+    `tile_size` is the pixels a cell is drawn with; `pad_cells=N` adds N blank (black) rows of cells above the frame
+    and N columns to its right. Together they can line the world's cells up with the policy's visual tokens:
+    `tile_size=28, pad_cells=1` draws the 7x7 egocentric view as 8x8 cells of 28 px, one 224-px InternVL tile in
+    which each cell is exactly one visual token (2x2 patches of 14 px, merged by the pixel shuffle). The default
+    (16 px, no padding) is resized by the processor to cells of 32 px, which straddle the 28-px tokens and fall on
+    the 14-px patch grid at seven different offsets, so the same object looks different in every column.
+
     `info["target_box"]` is the box (0-1000 of the frame) of the nearest object the mission asks for now that the
     frame shows, None when it shows none: where a pointer should look (`export --point-targets`).
 
@@ -191,7 +200,8 @@ class BabyAIEnv(gym.Env):
     embodied = True  # policies that act on screens switch to grid moves
 
     def __init__(self, family: str, view: str = "full", tile_size: int = 16, max_steps: int = 64,
-                 render_mode: str | None = "rgb_array", text_regions: bool = False, start: str = "level"):
+                 render_mode: str | None = "rgb_array", text_regions: bool = False, start: str = "level",
+                 pad_cells: int = 0):
         if family not in FAMILIES:
             from ..core import TaskNotFound
 
@@ -200,7 +210,9 @@ class BabyAIEnv(gym.Env):
             raise ValueError(f"view must be 'full' or 'agent', not {view!r}")
         if start not in STARTS:
             raise ValueError(f"start must be one of {', '.join(STARTS)}, not {start!r}")
-        self.start = start
+        if not isinstance(pad_cells, int) or pad_cells < 0:
+            raise ValueError(f"pad_cells must be a whole number of cells, 0 or more, not {pad_cells!r}")
+        self.start, self.pad_cells = start, pad_cells
         self.family, self.view, self.tile_size, self.max_steps = family, view, tile_size, max_steps
         self.render_mode, self.text_regions = render_mode, text_regions
         self.level = _make_level(family)
@@ -219,8 +231,10 @@ class BabyAIEnv(gym.Env):
         return self._frame()
 
     def _frame(self) -> np.ndarray:
-        return self.level.get_frame(highlight=self.view == "full", tile_size=self.tile_size,
-                                    agent_pov=self.view == "agent")
+        frame = self.level.get_frame(highlight=self.view == "full", tile_size=self.tile_size,
+                                     agent_pov=self.view == "agent")
+        pad = self.pad_cells * self.tile_size
+        return np.pad(frame, ((pad, 0), (0, pad), (0, 0))) if pad else frame
 
     def _obs(self) -> dict:
         return {"screenshot": self._frame(), "instruction": self.level.mission}
@@ -328,7 +342,7 @@ class BabyAIEnv(gym.Env):
         if not cells:
             return None
         _, i, j = min(cells)
-        return _cell_box(i, j, grid)
+        return _cell_box(i, j, grid, self.pad_cells)
 
     def object_regions(self, shown_grid: tuple | None = None) -> list[dict]:
         """Every object in the frame as {"text": one word, "box": [x0, y0, x1, y1]} (0-1000 of the frame)."""
@@ -343,7 +357,7 @@ class BabyAIEnv(gym.Env):
                     continue
                 else:
                     text = cell.type  # wall, door, key, ball, box, goal, lava
-                regions.append({"text": text, "box": _cell_box(i, j, grid)})
+                regions.append({"text": text, "box": _cell_box(i, j, grid, self.pad_cells)})
         return regions
 
     def render(self):

@@ -267,3 +267,29 @@ def test_target_box_frames_the_object_the_mission_asks_for(view):
             if terminated or truncated:
                 break
     assert boxes > 0 and (nones > 0 or view == "full")
+
+
+def test_padded_view_puts_each_cell_on_one_visual_token():
+    """tile_size=28, pad_cells=1: the 7x7 egocentric view drawn as 8x8 cells of 28 px, a 224-px tile whose cells are
+    the policy's visual tokens. The picture is the unpadded one with a blank row above and a blank column to the
+    right, and the boxes the log keeps (regions, target_box) follow it onto the 8x8 grid."""
+    plain = make_env("babyai/putnext", view="agent", tile_size=28, text_regions=True)
+    padded = make_env("babyai/putnext", view="agent", tile_size=28, pad_cells=1, text_regions=True)
+    (a, info_a), (b, info_b) = plain.reset(seed=5), padded.reset(seed=5)
+    assert b["screenshot"].shape == (224, 224, 3)
+    assert np.array_equal(b["screenshot"][28:, :196], a["screenshot"])
+    assert not b["screenshot"][:28].any() and not b["screenshot"][:, 196:].any()
+    agent = [r for r in info_b["regions"] if r["text"] == "up"]
+    assert agent == [{"text": "up", "box": [375, 875, 500, 1000]}]  # column 3, bottom row of eight
+    assert all(v % 125 == 0 for r in info_b["regions"] for v in r["box"])
+    for _ in range(30):  # walk until the named object is shown, then check its box lands on its pixels
+        if info_b["target_box"] is not None:
+            box = info_b["target_box"]
+            cy, cx = (box[1] + box[3]) * 224 // 2000, (box[0] + box[2]) * 224 // 2000
+            assert b["screenshot"][cy, cx].tolist() != [0, 0, 0]
+            break
+        b, _, _, _, info_b = padded.step(padded.unwrapped.expert_action())
+    else:
+        pytest.fail("the named object never came into view")
+    with pytest.raises(ValueError, match="pad_cells"):
+        make_env("babyai/goto", pad_cells=-1)
