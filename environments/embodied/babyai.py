@@ -186,8 +186,8 @@ class BabyAIEnv(gym.Env):
     which each cell is exactly one visual token (2x2 patches of 14 px, merged by the pixel shuffle). The default
     (16 px, no padding) is resized by the processor to cells of 32 px, which straddle the 28-px tokens and fall on
     the 14-px patch grid at seven different offsets, so the same object looks different in every column. Aligned is
-    not better for the tiny recipe, though: trained on it, its BabyAI fell from 55.7 % to 44.4 % (examples/EXPERIMENTS.md
-    "BabyAI cells on the visual tokens"), so the default stays.
+    not better for the tiny recipe, though: trained on it, its BabyAI fell from 55.7 % to 44.4 %
+    (examples/EXPERIMENTS.md "BabyAI cells on the visual tokens"), so the default stays.
 
     `info["target_box"]` is the box (0-1000 of the frame) of the nearest object the mission asks for now that the
     frame shows, None when it shows none: where a pointer should look (`export --point-targets`).
