@@ -275,7 +275,7 @@ def test_padded_view_puts_each_cell_on_one_visual_token():
     right, and the boxes the log keeps (regions, target_box) follow it onto the 8x8 grid."""
     plain = make_env("babyai/putnext", view="agent", tile_size=28, text_regions=True)
     padded = make_env("babyai/putnext", view="agent", tile_size=28, pad_cells=1, text_regions=True)
-    (a, info_a), (b, info_b) = plain.reset(seed=5), padded.reset(seed=5)
+    (a, _), (b, info_b) = plain.reset(seed=5), padded.reset(seed=5)
     assert b["screenshot"].shape == (224, 224, 3)
     assert np.array_equal(b["screenshot"][28:, :196], a["screenshot"])
     assert not b["screenshot"][:28].any() and not b["screenshot"][:, 196:].any()
