@@ -338,6 +338,30 @@ def train_sft_cmd(
     console.print(f"checkpoint: {result['checkpoint']} (final loss {result['history'][-1]['loss']:.4f})")
 
 
+@train_app.command("pointer-head")
+def train_pointer_head_cmd(
+    init: str = typer.Option(..., help="a trained checkpoint directory (viragent train sft's DIR/final)"),
+    data: list[str] = typer.Option(..., help="*_meta.json with click answers (exported click tasks, viragent "
+                                         "screens); repeat the option to mix"),
+    out: Path = typer.Option(..., help="a new directory: the checkpoint, copied, with the head beside it"),
+    steps: int = typer.Option(1500, help="steps of 128 clicks for the head (the model stays frozen)"),
+    holdout: float = typer.Option(0.05, help="share of the clicks kept apart to report the head's hit rate"),
+    seed: int = typer.Option(0),
+    device: str = typer.Option(None, help="cpu or cuda (default: cuda when available)"),
+    cpu_bf16: bool = typer.Option(False, help="bf16 autocast for the frozen model's pass on a CPU"),
+):
+    """A pointer head on a trained checkpoint's frozen hidden states: its clicks then stay inside the visual
+    token the head picks; every other answer is unchanged (GUI-Actor's action head, model/pointer_head.py)."""
+    from viragent.agent.head_training import pointer_head_from_data
+
+    try:
+        result = pointer_head_from_data(init, data, out, steps=steps, holdout=holdout, seed=seed, cpu_bf16=cpu_bf16,
+                                        device=device, console=console)
+    except (ValueError, FileNotFoundError, FileExistsError) as exc:
+        _fail(str(exc))
+    console.print(f"checkpoint: {result['checkpoint']}")
+
+
 @app.command()
 def report(run_dir: Path = typer.Argument(..., help="a run directory made by `viragent run`")):
     """(Re)write RUN_DIR/report.html, also for an interrupted run."""

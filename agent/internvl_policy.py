@@ -14,6 +14,7 @@ from viragent.environments import Observation
 from viragent.model.config import PRESETS, tokens_per_tile
 from viragent.model.inference import VLMEngine, pick_device_dtype
 from viragent.model.loading import build_random, load_pretrained, resolve_checkpoint
+from viragent.model.pointer_head import PointerHead
 from viragent.model.processor import InternVLChatProcessor
 from viragent.model.tokenizer import train_tokenizer
 from viragent.tools import ACTION_TYPES, Click, Done, InternVLCodec, Key, Type
@@ -66,6 +67,9 @@ class InternVLPolicy:
         # (train sft --pointer-loss, model/train/pointer_tokens.py) and the grid the answers were trained on;
         # None: clicks are written by the answer alone.
         self.pointer = pointer
+        # A checkpoint with a pointer head (`viragent train pointer-head`) points with it instead of a marker's
+        # logits ({"head": "pointer_head.safetensors", "bins": 32}); loaded by from_spec.
+        self.pointer_head = None
         self.image = image  # where the screenshot sits in the prompt: as the checkpoint was trained
         # suite -> a question the policy asks itself about the screen alone before acting there; its answer goes
         # into the action prompt as text (export --look-first, prompts.LOOK_QUESTION)
@@ -114,10 +118,12 @@ class InternVLPolicy:
         return self.point_click(observation, prompt, out) if self.pointer and isinstance(out.action, Click) else out
 
     def point_click(self, observation: Observation, prompt: str, out: PolicyOutput) -> PolicyOutput:
-        """The answer, with a click kept inside the visual token the pointer-token logits pick (agent/pointing.py):
+        """The answer, with a click kept inside the visual token the pointer picks (the pointer head, or the
+        pointer-token logits; agent/pointing.py):
         a click outside it is written again with its numbers limited to the grid cells inside that token, or
         moved to the token's centre where the grid's numbers are not single tokens."""
-        probs, boxes = self.engine.pointer(observation.screenshot, prompt, self.pointer["token"])
+        probs, boxes = self.engine.pointer(observation.screenshot, prompt, self.pointer.get("token"),
+                                           head=self.pointer_head)
         best = int(probs.argmax())
         box = boxes[best]
         stats = {**out.stats, "pointer_p": round(float(probs[best]), 4)}
@@ -178,9 +184,12 @@ class InternVLPolicy:
         processor = InternVLChatProcessor(tokenizer, tile=model.config.vision_config.image_size[0],
                                           tokens_per_tile=tokens_per_tile(model.config),
                                           max_tiles=settings["max_tiles"], system=settings["system"])
-        return cls(VLMEngine(model, processor), name=f"internvl:{spec}", seed=seed, image=prompt["image"],
-                   env_options=env_options, look=prompt["look"], decoding=decoding, temperature=temperature,
-                   pointer=pointer)
+        policy = cls(VLMEngine(model, processor), name=f"internvl:{spec}", seed=seed, image=prompt["image"],
+                     env_options=env_options, look=prompt["look"], decoding=decoding, temperature=temperature,
+                     pointer=pointer)
+        if pointer and pointer.get("head"):
+            policy.pointer_head = PointerHead.load(directory).to(device_)
+        return policy
 
     def processor_settings(self) -> dict:
         """What a checkpoint trained from this policy must be served with (saved in viragent.json)."""

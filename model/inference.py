@@ -11,6 +11,7 @@ from typing import Callable
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList
 
+from .pointer_head import PointerHead
 from .processor import InternVLChatProcessor
 from .train.pointer_tokens import pointer_probabilities
 from .train.region_tokens import token_boxes
@@ -114,22 +115,29 @@ class VLMEngine:
         return [logprobs[row, logprobs.shape[1] - len(r):] for row, r in enumerate(response_ids)]
 
     @torch.inference_mode()
-    def pointer(self, image, prompt: str, token: str, system: str | None = None) -> tuple[torch.Tensor, list]:
-        """Where a model trained with the pointer-token loss points (model.train.pointer_tokens): the softmax over
-        the image's visual tokens of `token`'s logit, read from the prompt's forward pass, and the part of the
-        image (0-1 boxes) each of those tokens stands for. Only that one logit is computed, from the last hidden
-        state at the image positions: a full LM head over every position would be sequence x vocabulary floats
-        (about 1 GB for a real InternVL screen)."""
+    def pointer(self, image, prompt: str, token: str | None = None, system: str | None = None,
+                head: PointerHead | None = None) -> tuple[torch.Tensor, list]:
+        """Where the model points: the softmax over the image's visual tokens of `token`'s logit (a model trained
+        with the pointer-token loss, model.train.pointer_tokens) or, given a pointer head (model.pointer_head), of
+        its scores; both read from the prompt's forward pass. Also the part of the image (0-1 boxes) each of those
+        tokens stands for. Only the marker's logit is computed, from the last hidden state at the image positions:
+        a full LM head over every position would be sequence x vocabulary floats (about 1 GB for a real InternVL
+        screen)."""
         inputs = self._inputs([image], [prompt], system)
-        token_id = self.tokenizer.convert_tokens_to_ids(token)
         hidden = self.model.model(**inputs).last_hidden_state[0]
-        head = self.model.get_output_embeddings()
         visual = hidden[inputs["input_ids"][0] == self.model.config.image_token_id]
-        marker = visual @ head.weight[token_id] + (head.bias[token_id] if head.bias is not None else 0)
+        if head is not None:  # the prompt's last position is the one that writes the answer, as in its training
+            scores = head(visual[None].float(), hidden[-1][None].float())[0]
+        elif token is not None:
+            token_id = self.tokenizer.convert_tokens_to_ids(token)
+            lm_head = self.model.get_output_embeddings()
+            scores = visual @ lm_head.weight[token_id] + (lm_head.bias[token_id] if lm_head.bias is not None else 0)
+        else:
+            raise ValueError("pointer() needs the marker token or a pointer head")
         size = image.shape[1::-1] if hasattr(image, "shape") else image.size  # numpy (h, w, 3) or PIL
         boxes = token_boxes(self.processor.tile_grid(tuple(size)), self.processor.thumbnail,
                             self.processor.tokens_per_tile)
-        return pointer_probabilities(marker), list(boxes)
+        return pointer_probabilities(scores), list(boxes)
 
     @torch.inference_mode()
     def visual_tokens(self, images: list) -> torch.Tensor:

@@ -9,11 +9,13 @@ import shutil
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from transformers import AutoTokenizer, InternVLConfig, InternVLForConditionalGeneration
 from transformers.initialization import no_init_weights
 
 from .config import IMG_CONTEXT_ID, PRESETS, preset_config
+from .pointer_head import HEAD_FILE
 
 
 class CheckpointNotFound(FileNotFoundError):
@@ -120,7 +122,8 @@ def convert_original_config(cfg: dict, image_token_id: int) -> InternVLConfig:
 
 
 def _read_state_dict(directory: Path) -> dict[str, torch.Tensor]:
-    files = sorted(directory.glob("*.safetensors"))
+    # The pointer head (model/pointer_head.py) sits beside the weights; it is not part of the model.
+    files = sorted(f for f in directory.glob("*.safetensors") if f.name != HEAD_FILE)
     if files:
         state = {}
         for f in files:
@@ -249,7 +252,9 @@ def ship_checkpoint(source: str | Path, name: str, bf16: bool = False, weights_d
         state = load_file(path)
         if bf16:
             state = {k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in state.items()}
-        save_file(state, destination / path.name, metadata={"format": "pt"})
+        with safe_open(path, "pt") as f:  # keep what a file records of itself (the pointer head's sizes)
+            metadata = {**(f.metadata() or {}), "format": "pt"}
+        save_file(state, destination / path.name, metadata=metadata)
         (destination / path.name).chmod(0o644)  # safetensors writes 0600; package data must be readable by all
     if decoding:
         meta = json.loads((destination / "viragent.json").read_text())

@@ -1,20 +1,28 @@
 """Pointing with the visual tokens: the grid cells inside a token, the limit on a click's numbers, the points given to
 click samples, and a tiny model trained with the pointer-token loss whose policy keeps its clicks on the token it
-points at."""
+points at; and the pointer head (model/pointer_head.py, `viragent train pointer-head`), trained on a frozen model's
+hidden states, which finds marks it never saw, leaves the model's weights as they were and moves clicks onto the
+token it picks, and survives shipping."""
+
+import json
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
+from safetensors.torch import load_file
 
+from viragent.agent.head_training import pointer_head_from_data
 from viragent.agent.internvl_policy import InternVLPolicy, tiny_tokenizer as make_tiny_tokenizer
 from viragent.agent.pointing import ClickInBox, cells_inside, snapped_into
 from viragent.agent.policies import PolicyOutput
 from viragent.agent.training import add_click_points
 from viragent.environments import Observation
 from viragent.model.inference import VLMEngine
-from viragent.model.loading import build_random
+from viragent.model.loading import build_random, save_checkpoint, ship_checkpoint
+from viragent.model.pointer_head import HEAD_FILE, PointerHead
 from viragent.model.processor import InternVLChatProcessor
+from viragent.model.train.pointer_head import head_features, pointer_hits, train_pointer_head
 from viragent.model.train.sft import SFTConfig, train_sft
 from viragent.tools import Click, InternVLCodec
 
@@ -111,3 +119,78 @@ def test_trained_to_point_the_policy_keeps_its_click_on_the_mark(tiny_tokenizer,
     agreed = policy.point_click(observation, prompt, PolicyOutput.from_text("click(x=516, y=297)"))  # inside token 20
     assert (agreed.action.x, agreed.action.y) == (0.516, 0.297) and 0 < agreed.stats["pointer_p"] <= 1
 
+
+@pytest.fixture(scope="module")
+def marks(tmp_path_factory):
+    """A trained-looking checkpoint (random tiny weights saved as ours) and mark screens exported as a dataset."""
+    root = tmp_path_factory.mktemp("head")
+    tokenizer = make_tiny_tokenizer()
+    model = build_random("tiny", tokenizer, seed=0)
+    checkpoint = save_checkpoint(model, tokenizer, root / "ck", {"processor": {"max_tiles": 1, "system": None},
+                                                                   "prompt": {"image": "last"},
+                                                                   "sft": {"position_texts": [str(v) for v in range(32)]}})
+    rng = np.random.default_rng(0)
+    train = [mark_at(int(c), root, f"t{i}") for i, c in enumerate(rng.integers(0, 64, 160))]
+    held_out = [mark_at(c, root, f"h{c}") for c in (3, 20, 37, 58)]
+    data = root / "marks.jsonl"
+    exported = [{"image": s["image"], "conversations": [{"from": "human", "value": s["conversations"][0]["value"]},
+                                                         {"from": "gpt", "value": s["conversations"][1]["value"]}]}
+                for s in train]  # as `viragent export` writes them: the point comes from the click answer
+    data.write_text("".join(json.dumps(s) + "\n" for s in exported))
+    meta = root / "marks_meta.json"
+    meta.write_text(json.dumps({"marks": {"root": "/", "annotation": str(data), "repeat_time": 1,
+                                          "length": len(train)}}))
+    return {"checkpoint": checkpoint, "model": model, "tokenizer": tokenizer, "train": train, "held_out": held_out,
+            "meta": str(meta), "root": root}
+
+
+def test_trained_on_frozen_features_the_head_finds_marks_it_never_saw(marks):
+    proc = InternVLChatProcessor(marks["tokenizer"], tile=224, tokens_per_tile=64, max_tiles=1)
+    features = head_features(marks["model"], proc, marks["train"])
+    held = head_features(marks["model"], proc, marks["held_out"])
+    assert features["visual"].shape == (160, 64, marks["model"].config.text_config.hidden_size)
+    untrained = PointerHead(features["visual"].shape[-1], 64).eval()
+    assert sum(pointer_hits(untrained, held)) < 4
+    head, losses = train_pointer_head(features, 64, steps=300, batch_size=32)
+    assert np.mean(losses[-20:]) < 0.3 * np.mean(losses[:20])
+    assert pointer_hits(head, held) == [True] * 4
+
+
+def test_the_command_writes_a_checkpoint_whose_clicks_go_where_the_head_points(marks):
+    out = marks["root"] / "with-head"
+    result = pointer_head_from_data(str(marks["checkpoint"]), [marks["meta"]], out, steps=300, holdout=0.1)
+    assert result["held_out_hits"] > 0.5  # 16 held-out marks; the untrained head picks about 1 in 64
+    meta = json.loads((out / "viragent.json").read_text())
+    assert meta["pointer"] == {"head": HEAD_FILE, "bins": 32}
+    assert meta["pointer_head"]["clicks"] == 144 and meta["pointer_head"]["held_out"] == 16
+    # The model is copied unchanged, so every answer it writes stays the same.
+    original, copied = load_file(marks["checkpoint"] / "model.safetensors"), load_file(out / "model.safetensors")
+    assert original.keys() == copied.keys() and all(torch.equal(original[k], copied[k]) for k in original)
+
+    policy = InternVLPolicy.from_spec(str(out))
+    assert policy.pointer_head is not None
+    screen = np.asarray(Image.open(marks["held_out"][1]["image"]))  # the mark on token 20
+    observation = Observation(screenshot=screen, instruction="click the square", info={"task": "generated/mark"})
+    prompt = marks["held_out"][1]["conversations"][0]["value"]
+    moved = policy.point_click(observation, prompt, PolicyOutput.from_text("click(x=47, y=328)"))
+    assert isinstance(moved.action, Click)
+    x0, y0, x1, y1 = TOKEN_20
+    assert x0 <= moved.action.x < x1 and y0 <= moved.action.y < y1
+
+    shipped = ship_checkpoint(out, "with-head", bf16=True, weights_dir=marks["root"] / "weights")
+    reloaded = PointerHead.load(shipped)  # bf16 on disk, its sizes kept
+    assert reloaded.tokens_per_tile == 64 and reloaded.local[0].weight.dtype == torch.float32
+    with pytest.raises(FileExistsError, match="not empty"):
+        pointer_head_from_data(str(marks["checkpoint"]), [marks["meta"]], out, steps=10)
+
+
+def test_a_preset_or_data_without_clicks_is_refused_with_the_fix(marks, tmp_path):
+    with pytest.raises(ValueError, match="random-weight preset"):
+        pointer_head_from_data("tiny", [marks["meta"]], tmp_path / "a")
+    data = tmp_path / "typing.jsonl"
+    data.write_text(json.dumps({"image": marks["train"][0]["image"], "conversations": [
+        {"from": "human", "value": "<image>"}, {"from": "gpt", "value": 'type(text="hi")'}]}) + "\n")
+    meta = tmp_path / "typing_meta.json"
+    meta.write_text(json.dumps({"t": {"root": "/", "annotation": str(data), "repeat_time": 1, "length": 1}}))
+    with pytest.raises(ValueError, match="needs clicks"):
+        pointer_head_from_data(str(marks["checkpoint"]), [str(meta)], tmp_path / "b")
