@@ -44,7 +44,8 @@ def main() -> None:
     parser.add_argument("data", help="an exported jsonl with `regions` (collect records them on MiniWoB), or "
                         "with points (export --point-targets)")
     args = parser.parse_args()
-    engine = make_policy(args.policy).engine
+    policy = make_policy(args.policy)
+    engine, head = policy.engine, getattr(policy, "pointer_head", None)  # a pointer head points when there is one
     model, processor, tok, codec = engine.model, engine.processor, engine.tokenizer, get_codec("internvl")
     counts: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     for line in open(args.data):
@@ -53,7 +54,7 @@ def main() -> None:
         task, prompt = sample["env_id"].split("/")[-1], sample["conversations"][0]["value"]
         c = counts[task]
         if not isinstance(answer, Click) and sample.get("point"):  # a named object's cell (export --point-targets)
-            probs, boxes = engine.pointer(Image.open(sample["image"]).convert("RGB"), prompt, "<box>")
+            probs, boxes = engine.pointer(Image.open(sample["image"]).convert("RGB"), prompt, "<box>", head=head)
             c["pointer on the named object"][0] += int(probs.argmax()) in pointer_targets(sample["point"], boxes)
             c["pointer on the named object"][1] += 1
         if not isinstance(answer, Click) or not sample.get("regions"):
@@ -77,7 +78,7 @@ def main() -> None:
                 c["quoted word named"][1] += 1
         # Pointing: the pointer's token and the answer's click, against the token holding the expert's click.
         image = Image.open(sample["image"]).convert("RGB")
-        probs, boxes = engine.pointer(image, prompt, "<box>")
+        probs, boxes = engine.pointer(image, prompt, "<box>", head=head)
         right = set(pointer_targets((answer.x * 1000, answer.y * 1000), boxes))
         said = codec.parse(engine.generate([image], [prompt], max_new_tokens=48)[0].text)
         answered = set(pointer_targets((said.x * 1000, said.y * 1000), boxes)) if isinstance(said, Click) else set()
