@@ -3,7 +3,7 @@
 The model is run once over the samples that have a point (clicks; 0-1000 of the image), without gradients, and
 its last hidden states at the image's visual tokens and at the prompt's last position are kept (float16: 64
 tokens x 256 floats a sample for the tiny model). The head is then trained on those alone with the pointer loss
-(model/train/pointer_tokens.py: -log of the softmax mass on the tokens under the point), which takes a minute
+(model/train/pointer_tokens.py's terms: -log of the softmax mass on the tokens under the point), which takes a minute
 where training through the model would take as long as a fine-tune, and leaves every answer as it was.
 Only one-image samples are used: the head points into one image.
 """
@@ -18,6 +18,7 @@ import torch
 
 from ..pointer_head import PointerHead
 from ..processor import InternVLChatProcessor
+from .pointer_tokens import pointer_loss_terms
 from .sft import IGNORE, collate, encode_sample
 
 
@@ -59,11 +60,6 @@ def head_features(model, processor: InternVLChatProcessor, samples: list[dict], 
     return {"visual": torch.stack(visual), "query": torch.stack(query), "targets": targets}
 
 
-def pointer_head_loss(logits: torch.Tensor, target_mask: torch.Tensor) -> torch.Tensor:
-    """Mean over images of -log(softmax mass on the target tokens); target_mask: (batch, tokens) bool."""
-    return (torch.logsumexp(logits, 1) - torch.logsumexp(logits.masked_fill(~target_mask, -1e9), 1)).mean()
-
-
 def train_pointer_head(features: dict, tokens_per_tile: int, steps: int = 1500, batch_size: int = 128,
                        lr: float = 1e-3, seed: int = 0, advance: Callable[[int, float], None] | None = None
                        ) -> tuple[PointerHead, list[float]]:
@@ -71,17 +67,18 @@ def train_pointer_head(features: dict, tokens_per_tile: int, steps: int = 1500, 
     torch.manual_seed(seed)
     visual, query = features["visual"], features["query"]
     n, tokens, hidden = visual.shape
-    mask = torch.zeros(n, tokens, dtype=torch.bool)
-    for i, t in enumerate(features["targets"]):
-        mask[i, t] = True
     head = PointerHead(hidden, tokens_per_tile)
     optimizer = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=0.05)
     draw, losses = random.Random(seed), []
     for step in range(steps):
         for group in optimizer.param_groups:
             group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
-        rows = torch.tensor([draw.randrange(n) for _ in range(batch_size)])
-        loss = pointer_head_loss(head(visual[rows].float(), query[rows].float()), mask[rows])
+        rows = [draw.randrange(n) for _ in range(batch_size)]
+        logits = head(visual[rows].float(), query[rows].float())
+        # The pointer-token loss's own terms (model.train.pointer_tokens), each image one span of the flat scores.
+        total, count = pointer_loss_terms(logits.flatten(), [(i * tokens, tokens, features["targets"][r])
+                                                             for i, r in enumerate(rows)])
+        loss = total / count
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
