@@ -346,6 +346,8 @@ def train_pointer_head_cmd(
     out: Path = typer.Option(..., help="a new directory: the checkpoint, copied, with the head beside it"),
     steps: int = typer.Option(1500, help="steps of 128 clicks for the head (the model stays frozen)"),
     holdout: float = typer.Option(0.05, help="share of the clicks kept apart to report the head's hit rate"),
+    move_ratio: float = typer.Option(1.0, help="move a click only where the head is this many times surer of its "
+                                               "token than of the one the answer's click lies in (1: always)"),
     seed: int = typer.Option(0),
     device: str = typer.Option(None, help="cpu or cuda (default: cuda when available)"),
     cpu_bf16: bool = typer.Option(False, help="bf16 autocast for the frozen model's pass on a CPU"),
@@ -355,8 +357,8 @@ def train_pointer_head_cmd(
     from viragent.agent.head_training import pointer_head_from_data
 
     try:
-        result = pointer_head_from_data(init, data, out, steps=steps, holdout=holdout, seed=seed, cpu_bf16=cpu_bf16,
-                                        device=device, console=console)
+        result = pointer_head_from_data(init, data, out, steps=steps, holdout=holdout, move_ratio=move_ratio,
+                                        seed=seed, cpu_bf16=cpu_bf16, device=device, console=console)
     except (ValueError, FileNotFoundError, FileExistsError) as exc:
         _fail(str(exc))
     console.print(f"checkpoint: {result['checkpoint']}")

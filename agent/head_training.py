@@ -29,10 +29,14 @@ from .training import add_click_points
 
 
 def pointer_head_from_data(init: str, data: list[str], out: str | Path, steps: int = 1500, holdout: float = 0.05,
-                           seed: int = 0, cpu_bf16: bool = False, device: str | None = None,
+                           move_ratio: float = 1.0, seed: int = 0, cpu_bf16: bool = False, device: str | None = None,
                            console: Console | None = None) -> dict:
     """Train the head on the clicks of `data` (`META[:REPEAT]` each; repeats are not needed: each distinct
-    sample is used once for features), keep `holdout` of them apart to measure it, and write the checkpoint."""
+    sample is used once for features), keep `holdout` of them apart to measure it, and write the checkpoint, whose
+    clicks move only where the head is `move_ratio` times surer of its token than of the answer's."""
+    if move_ratio < 1:
+        raise ValueError(f"--move-ratio {move_ratio} is below 1; it is how many times surer of its own token than of "
+                         f"the answer's the head must be to move a click (1: whenever they differ)")
     console = console or Console()
     if init in PRESETS:
         raise ValueError(f"--init {init} is a random-weight preset; a pointer head reads a trained checkpoint's hidden "
@@ -78,7 +82,7 @@ def pointer_head_from_data(init: str, data: list[str], out: str | Path, steps: i
     meta_file = out / "viragent.json"
     meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
     bins = len(meta.get("sft", {}).get("position_texts") or ()) or None  # the grid the answers were trained on
-    meta["pointer"] = {"head": HEAD_FILE, "bins": bins}
+    meta["pointer"] = {"head": HEAD_FILE, "bins": bins, "move_ratio": move_ratio}
     meta["pointer_head"] = {"init": init, "data": data, "clicks": len(train), "held_out": len(held),
                             "held_out_hits": held_rate, "steps": steps, "final_loss": sum(last) / len(last),
                             "wall_s": round(time.perf_counter() - started, 1)}

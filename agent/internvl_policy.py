@@ -126,8 +126,14 @@ class InternVLPolicy:
                                            head=self.pointer_head)
         best = int(probs.argmax())
         box = boxes[best]
-        stats = {**out.stats, "pointer_p": round(float(probs[best]), 4)}
-        if not any(outside_axes(out.action, box)):
+        # The pointer's probability on the token(s) the answer's own click lies in: a click moves only where the
+        # pointer is `move_ratio` times surer of its token than of the answer's (1: whenever they differ). An
+        # unsure pointer moving clicks the answer had right costs more than it wins (EXPERIMENTS.md, runs/ph).
+        answer_p = max((float(probs[i]) for i, b in enumerate(boxes) if not any(outside_axes(out.action, b))),
+                       default=0.0)
+        stats = {**out.stats, "pointer_p": round(float(probs[best]), 4), "pointer_answer_p": round(answer_p, 4)}
+        ratio = float(self.pointer.get("move_ratio", 1.0))
+        if not any(outside_axes(out.action, box)) or float(probs[best]) < ratio * answer_p:
             return PolicyOutput(out.action, out.raw_text, None, stats)
         grid = InternVLCodec(self.pointer.get("bins"))  # the grid the answers were trained on, history too
         xs, ys = cells_inside(grid, box[0], box[2]), cells_inside(grid, box[1], box[3])

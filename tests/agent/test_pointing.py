@@ -158,10 +158,11 @@ def test_trained_on_frozen_features_the_head_finds_marks_it_never_saw(marks):
 
 def test_the_command_writes_a_checkpoint_whose_clicks_go_where_the_head_points(marks):
     out = marks["root"] / "with-head"
-    result = pointer_head_from_data(str(marks["checkpoint"]), [marks["meta"]], out, steps=300, holdout=0.1)
+    result = pointer_head_from_data(str(marks["checkpoint"]), [marks["meta"]], out, steps=300, holdout=0.1,
+                                    move_ratio=1.0)
     assert result["held_out_hits"] > 0.5  # 16 held-out marks; the untrained head picks about 1 in 64
     meta = json.loads((out / "viragent.json").read_text())
-    assert meta["pointer"] == {"head": HEAD_FILE, "bins": 32}
+    assert meta["pointer"] == {"head": HEAD_FILE, "bins": 32, "move_ratio": 1.0}
     assert meta["pointer_head"]["clicks"] == 144 and meta["pointer_head"]["held_out"] == 16
     # The model is copied unchanged, so every answer it writes stays the same.
     original, copied = load_file(marks["checkpoint"] / "model.safetensors"), load_file(out / "model.safetensors")
@@ -176,6 +177,19 @@ def test_the_command_writes_a_checkpoint_whose_clicks_go_where_the_head_points(m
     assert isinstance(moved.action, Click)
     x0, y0, x1, y1 = TOKEN_20
     assert x0 <= moved.action.x < x1 and y0 <= moved.action.y < y1
+    # Gated: a click moves only where the head is move_ratio times surer of its token than of the answer's. An
+    # answer in the head's second choice: the head is probs[0] / probs[1] times surer of its first.
+    probs, boxes = policy.engine.pointer(screen, prompt, head=policy.pointer_head)
+    first, second = probs.topk(2).indices.tolist()
+    x0, y0, x1, y1 = boxes[second]
+    answer = f"click(x={GRID.snap((x0 + x1) / 2)}, y={GRID.snap((y0 + y1) / 2)})"
+    surer = float(probs[first] / probs[second])
+    policy.pointer["move_ratio"] = surer * 1.01
+    kept = policy.point_click(observation, prompt, PolicyOutput.from_text(answer))
+    assert kept.action == PolicyOutput.from_text(answer).action
+    policy.pointer["move_ratio"] = surer * 0.99
+    moved = policy.point_click(observation, prompt, PolicyOutput.from_text(answer)).action
+    assert boxes[first][0] <= moved.x < boxes[first][2] and boxes[first][1] <= moved.y < boxes[first][3]
 
     shipped = ship_checkpoint(out, "with-head", bf16=True, weights_dir=marks["root"] / "weights")
     reloaded = PointerHead.load(shipped)  # bf16 on disk, its sizes kept
