@@ -68,7 +68,7 @@ class InternVLPolicy:
         # None: clicks are written by the answer alone.
         self.pointer = pointer
         # A checkpoint with a pointer head (`viragent train pointer-head`) points with it instead of a marker's
-        # logits ({"head": "pointer_head.safetensors", "bins": 32}); loaded by from_spec.
+        # logits ({"head": "pointer_head.safetensors", "bins": 32, "move_ratio": 8}); loaded by from_spec.
         self.pointer_head = None
         self.image = image  # where the screenshot sits in the prompt: as the checkpoint was trained
         # suite -> a question the policy asks itself about the screen alone before acting there; its answer goes
@@ -129,11 +129,11 @@ class InternVLPolicy:
         # The pointer's probability on the token(s) the answer's own click lies in: a click moves only where the
         # pointer is `move_ratio` times surer of its token than of the answer's (1: whenever they differ). An
         # unsure pointer moving clicks the answer had right costs more than it wins (EXPERIMENTS.md, runs/ph).
+        best_p = float(probs[best])
         answer_p = max((float(probs[i]) for i, b in enumerate(boxes) if not any(outside_axes(out.action, b))),
                        default=0.0)
-        stats = {**out.stats, "pointer_p": round(float(probs[best]), 4), "pointer_answer_p": round(answer_p, 4)}
-        ratio = float(self.pointer.get("move_ratio", 1.0))
-        if not any(outside_axes(out.action, box)) or float(probs[best]) < ratio * answer_p:
+        stats = {**out.stats, "pointer_p": round(best_p, 4), "pointer_answer_p": round(answer_p, 4)}
+        if not any(outside_axes(out.action, box)) or best_p < float(self.pointer.get("move_ratio", 1.0)) * answer_p:
             return PolicyOutput(out.action, out.raw_text, None, stats)
         grid = InternVLCodec(self.pointer.get("bins"))  # the grid the answers were trained on, history too
         xs, ys = cells_inside(grid, box[0], box[2]), cells_inside(grid, box[1], box[3])
