@@ -2,7 +2,8 @@
 
 `bench_env`: our MiniWoB env's reset / screenshot / step against the same work done with raw Playwright
 on the same page, so the cost of our layer shows as a ratio. `bench_train`: the trainer's samples/s, fp32
-against bf16 autocast on the same batches.
+against bf16 autocast on the same batches. `bench_pointer`: what a click step with a pointer costs, with the
+prompt's states from the answer's own prefill against a second forward pass.
 """
 
 from __future__ import annotations
@@ -218,3 +219,54 @@ def bench_train(steps: int = 8, batch_size: int = 16, region_loss: float = 1.0, 
     model.set_attn_implementation(default)
     model.eval()
     return rows
+
+
+def bench_pointer(policy_spec: str = "viragent-tiny", samples: int = 24, seed: int = 999_999) -> list[dict]:
+    """Median ms of one click step of an InternVL policy on generated screens: the answer alone, the answer and
+    the pointer from a second forward pass of the prompt (as before generate kept the prompt's states), and the
+    answer and the pointer from the states generate kept. Same screens, prompts and answers in every row; the
+    pointer's probabilities are checked to agree. The constrained rewrite of a moved click is not included."""
+    import random
+
+    import torch
+
+    from viragent.agent.grounding import pointing_task
+    from viragent.agent.internvl_policy import InternVLPolicy
+    from viragent.agent.prompts import user_prompt
+
+    policy = InternVLPolicy.from_spec(policy_spec)
+    if not policy.pointer:
+        raise ValueError(f"{policy_spec} has no pointer (no pointer head, no --pointer-loss): nothing to measure; "
+                         "try viragent-tiny or a checkpoint from `viragent train pointer-head`")
+    engine, token, head = policy.engine, policy.pointer.get("token"), policy.pointer_head
+    rng = random.Random(seed)
+    tasks = [pointing_task(rng) for _ in range(samples)]
+    screens = [np.asarray(t[0].convert("RGB")) for t in tasks]
+    prompts = [user_prompt(t[1], [], image=policy.image) for t in tasks]
+    sync = torch.cuda.synchronize if engine.device.type == "cuda" else (lambda: None)
+
+    def answer_alone(screen, prompt):
+        engine.generate([screen], [prompt], max_new_tokens=policy.max_new_tokens)
+
+    def second_pass(screen, prompt):
+        engine.generate([screen], [prompt], max_new_tokens=policy.max_new_tokens)
+        return engine.pointer(screen, prompt, token, head=head)[0]
+
+    def kept_states(screen, prompt):
+        kept = engine.generate([screen], [prompt], max_new_tokens=policy.max_new_tokens, keep_prompt_states=True)
+        return engine.pointer(screen, prompt, token, head=head, states=kept[0].prompt_states)[0]
+
+    for screen, prompt in zip(screens[:2], prompts[:2]):  # warm-up (kernels, allocator), and the check
+        if not torch.allclose(second_pass(screen, prompt), kept_states(screen, prompt), atol=1e-4):
+            raise RuntimeError("the pointer's probabilities from the kept states differ from a second pass")
+    paths = {"answer alone": answer_alone, "answer + pointer, second pass": second_pass,
+             "answer + pointer, kept states": kept_states}
+    times: dict[str, list[float]] = {name: [] for name in paths}
+    for screen, prompt in zip(screens, prompts):  # the paths take turns on each screen, so drift hits all alike
+        for name, step in paths.items():
+            sync()
+            t0 = time.perf_counter()
+            step(screen, prompt)
+            sync()
+            times[name].append(time.perf_counter() - t0)
+    return [{"path": name, "ms": _ms(times[name]), "device": str(engine.device)} for name in paths]

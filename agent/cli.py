@@ -480,6 +480,26 @@ def bench_grounding_cmd(
     console.print(table)
 
 
+@bench_app.command("pointer")
+def bench_pointer_cmd(
+    policy: str = typer.Option("internvl:viragent-tiny", help="internvl:NAME|DIR with a pointer head or pointer"),
+    samples: int = typer.Option(24, help="generated screens, one click step each"),
+):
+    """A click step's ms with the pointer reading the answer's own prefill, against a second forward pass."""
+    from viragent.agent.bench import bench_pointer
+
+    try:
+        rows = bench_pointer(policy.removeprefix("internvl:"), samples)
+    except ValueError as exc:
+        _fail(str(exc))
+    table = Table(title=f"bench pointer {policy} ({rows[0]['device']}, medians over {samples} click steps)")
+    for col in ("path", "ms", "vs answer alone"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(r["path"], f"{r['ms']:.1f}", f"{r['ms'] / rows[0]['ms']:.2f}x")
+    console.print(table)
+
+
 @model_app.command("params")
 def model_params_cmd():
     """Parameter counts of every preset (built on the meta device) next to the model cards' figures."""

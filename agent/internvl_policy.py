@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from viragent.environments import Observation
 from viragent.model.config import PRESETS, tokens_per_tile
-from viragent.model.inference import VLMEngine, pick_device_dtype
+from viragent.model.inference import PromptStates, VLMEngine, pick_device_dtype
 from viragent.model.loading import build_random, load_pretrained, resolve_checkpoint
 from viragent.model.pointer_head import PointerHead
 from viragent.model.processor import InternVLChatProcessor
@@ -109,21 +109,26 @@ class InternVLPolicy:
         question = self.look.get(suite)
         seen = self.look_at(observation, question) if question else None
         prompt = user_prompt(observation.instruction, history, image=self.image, seen=seen)
-        gen = self._generate(observation, prompt, self.temperature_for(suite))
+        # A pointer reads the prompt's hidden states: generate keeps them from its own prefill
+        gen = self._generate(observation, prompt, self.temperature_for(suite), keep_states=bool(self.pointer))
         # The log keeps what the policy saw first, in the words a thinking policy writes ("In front: red box."),
         # so the report and examples/babyai_thoughts.py read both kinds of policy alike.
         text = gen.text if seen is None else f"In front: {seen}. {gen.text}"
         out = PolicyOutput.from_text(text, n_tokens=len(gen.token_ids), logprob_sum=gen.logprob_sum,
                                      logprob_mean=gen.logprob_mean)
-        return self.point_click(observation, prompt, out) if self.pointer and isinstance(out.action, Click) else out
+        if self.pointer and isinstance(out.action, Click):
+            return self.point_click(observation, prompt, out, gen.prompt_states)
+        return out
 
-    def point_click(self, observation: Observation, prompt: str, out: PolicyOutput) -> PolicyOutput:
+    def point_click(self, observation: Observation, prompt: str, out: PolicyOutput,
+                    states: PromptStates | None = None) -> PolicyOutput:
         """The answer, with a click kept inside the visual token the pointer picks (the pointer head, or the
         pointer-token logits; agent/pointing.py):
         a click outside it is written again with its numbers limited to the grid cells inside that token, or
-        moved to the token's centre where the grid's numbers are not single tokens."""
+        moved to the token's centre where the grid's numbers are not single tokens.
+        `states`: the prompt's hidden states from the generation that wrote `out` (else computed again here)."""
         probs, boxes = self.engine.pointer(observation.screenshot, prompt, self.pointer.get("token"),
-                                           head=self.pointer_head)
+                                           head=self.pointer_head, states=states)
         best = int(probs.argmax())
         box = boxes[best]
         # The pointer's probability on the token(s) the answer's own click lies in: a click moves only where the
@@ -155,11 +160,12 @@ class InternVLPolicy:
         # Unparsable: the raw words, cut to a phrase, so the action prompt still has the format it was trained on.
         return (answer or gen.text.strip().split("\n")[0][:40] or "nothing").rstrip(".")
 
-    def _generate(self, observation: Observation, prompt: str, temperature: float, constrain=None):
+    def _generate(self, observation: Observation, prompt: str, temperature: float, constrain=None,
+                  keep_states: bool = False):
         self._calls += 1
         return self.engine.generate([observation.screenshot], [prompt], max_new_tokens=self.max_new_tokens,
                                     temperature=temperature, seed=self._sample_seed + self._calls,
-                                    constrain=constrain)[0]
+                                    constrain=constrain, keep_prompt_states=keep_states)[0]
 
     @classmethod
     def from_spec(cls, spec: str, seed: int = 0, device: str | None = None,

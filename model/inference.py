@@ -22,6 +22,8 @@ class Generation:
     text: str
     token_ids: list[int]
     logprobs: list[float]  # log pi(token) under the model's own (temperature 1) distribution
+    prompt_states: "PromptStates | None" = None  # generate(keep_prompt_states=True): what the pointer reads
+
 
     @property
     def logprob_sum(self) -> float:
@@ -30,6 +32,14 @@ class Generation:
     @property
     def logprob_mean(self) -> float:
         return self.logprob_sum / max(len(self.logprobs), 1)
+
+
+@dataclass
+class PromptStates:
+    """The LLM's last hidden states (after its final norm) over one prompt, as the pointer reads them: at the
+    image's positions and at the prompt's last position, the one that writes the answer."""
+    visual: torch.Tensor  # (visual tokens, hidden)
+    last: torch.Tensor  # (hidden,)
 
 
 def pick_device_dtype(device: str | None = None) -> tuple[torch.device, torch.dtype]:
@@ -58,9 +68,14 @@ class VLMEngine:
     @torch.inference_mode()
     def generate(self, images: list, prompts: list[str], *, system: str | None = None, max_new_tokens: int = 32,
                  temperature: float = 0.0, top_p: float = 1.0, seed: int | None = 0,
-                 constrain: Callable[[int], LogitsProcessor] | None = None) -> list[Generation]:
+                 constrain: Callable[[int], LogitsProcessor] | None = None,
+                 keep_prompt_states: bool = False) -> list[Generation]:
         """constrain: given the prompt's length in tokens, a transformers LogitsProcessor that limits what may be
-        written (agent/pointing.py keeps a click inside one visual token)."""
+        written (agent/pointing.py keeps a click inside one visual token).
+        keep_prompt_states: each Generation also carries its prompt's PromptStates, taken from generate's own
+        prefill, so the pointer needs no second forward pass of the prompt. transformers returns every layer's
+        states of the prefill for that (for InternVL3.5-1B with 6 tiles, about 110 MB in bf16), kept only until
+        the last layer's rows are sliced out here."""
         inputs = self._inputs(images, prompts, system)
         extra = ({"logits_processor": LogitsProcessorList([constrain(inputs["input_ids"].shape[1])])}
                  if constrain is not None else {})
@@ -71,18 +86,31 @@ class VLMEngine:
             **inputs, max_new_tokens=max_new_tokens, do_sample=sample,
             temperature=temperature if sample else None, top_p=top_p if sample else None, top_k=None,
             eos_token_id=self.stop_id, pad_token_id=self.tokenizer.pad_token_id,
-            return_dict_in_generate=True, output_logits=True, **extra,
+            return_dict_in_generate=True, output_logits=True, output_hidden_states=keep_prompt_states, **extra,
         )
         new_tokens = out.sequences[:, inputs["input_ids"].shape[1]:]  # (batch, steps)
         logits = torch.stack(out.logits, dim=1).float()  # (batch, steps, vocab), before any warping
         logprobs = torch.log_softmax(logits, dim=-1).gather(-1, new_tokens.unsqueeze(-1)).squeeze(-1)
+        # hidden_states[0] is the prefill, one tensor per layer; its last is last_hidden_state (after the final norm)
+        prefill = out.hidden_states[0][-1] if keep_prompt_states else None
         results = []
         for row in range(new_tokens.shape[0]):
             ids = new_tokens[row].tolist()
             n = ids.index(self.stop_id) if self.stop_id in ids else len(ids)  # drop <|im_end|> and padding
+            states = self._prompt_states(prefill[row], inputs["input_ids"][row]) if prefill is not None else None
             results.append(Generation(self.tokenizer.decode(ids[:n], skip_special_tokens=True), ids[:n],
-                                      logprobs[row, :n].tolist()))
+                                      logprobs[row, :n].tolist(), states))
         return results
+
+    def _prompt_states(self, hidden: torch.Tensor, input_ids: torch.Tensor) -> PromptStates:
+        """One prompt's PromptStates from its (left-padded) row of last hidden states and input ids."""
+        return PromptStates(hidden[input_ids == self.model.config.image_token_id], hidden[-1])
+
+    @torch.inference_mode()
+    def prompt_states(self, image, prompt: str, system: str | None = None) -> PromptStates:
+        """PromptStates from a forward pass of one prompt (what generate(keep_prompt_states=True) also gives)."""
+        inputs = self._inputs([image], [prompt], system)
+        return self._prompt_states(self.model.model(**inputs).last_hidden_state[0], inputs["input_ids"][0])
 
     def sequence_logprobs(self, images: list, prompts: list[str], responses: list, *, system: str | None = None,
                           with_grad: bool = False) -> list[torch.Tensor]:
@@ -116,18 +144,18 @@ class VLMEngine:
 
     @torch.inference_mode()
     def pointer(self, image, prompt: str, token: str | None = None, system: str | None = None,
-                head: PointerHead | None = None) -> tuple[torch.Tensor, list]:
+                head: PointerHead | None = None, states: PromptStates | None = None) -> tuple[torch.Tensor, list]:
         """Where the model points: the softmax over the image's visual tokens of `token`'s logit (a model trained
         with the pointer-token loss, model.train.pointer_tokens) or, given a pointer head (model.pointer_head), of
         its scores; both read from the prompt's forward pass. Also the part of the image (0-1 boxes) each of those
         tokens stands for. Only the marker's logit is computed, from the last hidden state at the image positions:
         a full LM head over every position would be sequence x vocabulary floats (about 1 GB for a real InternVL
-        screen)."""
-        inputs = self._inputs([image], [prompt], system)
-        hidden = self.model.model(**inputs).last_hidden_state[0]
-        visual = hidden[inputs["input_ids"][0] == self.model.config.image_token_id]
+        screen). `states`: this prompt's PromptStates where the caller has them already (from generate); without
+        them the prompt is run through the model here."""
+        states = states if states is not None else self.prompt_states(image, prompt, system)
+        visual = states.visual
         if head is not None:  # the prompt's last position is the one that writes the answer, as in its training
-            scores = head(visual[None].float(), hidden[-1][None].float())[0]
+            scores = head(visual[None].float(), states.last[None].float())[0]
         elif token is not None:
             token_id = self.tokenizer.convert_tokens_to_ids(token)
             lm_head = self.model.get_output_embeddings()

@@ -115,6 +115,14 @@ def test_axis_errors_by_hand():
     assert axis_errors([], [])["x_error_px"] is None
 
 
+def test_bench_pointer_times_a_click_step_with_and_without_a_second_pass():
+    result = runner.invoke(app, ["bench", "pointer", "--samples", "2"])  # the shipped policy's head
+    assert result.exit_code == 0, result.output
+    assert "second pass" in result.output and "kept states" in result.output and "1.00x" in result.output
+    result = runner.invoke(app, ["bench", "pointer", "--policy", "internvl:tiny"])
+    assert result.exit_code == 2 and "has no pointer" in result.output and "pointer-head" in result.output
+
+
 def test_bench_grounding_scores_clicks_on_generated_screens():
     import random
 

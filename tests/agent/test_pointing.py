@@ -16,6 +16,7 @@ from viragent.agent.head_training import pointer_head_from_data
 from viragent.agent.internvl_policy import InternVLPolicy, tiny_tokenizer as make_tiny_tokenizer
 from viragent.agent.pointing import ClickInBox, cells_inside, snapped_into
 from viragent.agent.policies import PolicyOutput
+from viragent.agent.prompts import user_prompt
 from viragent.agent.training import add_click_points
 from viragent.environments import Observation
 from viragent.model.inference import VLMEngine
@@ -86,7 +87,7 @@ def mark_at(cell: int, tmp_path, name: str) -> dict:
                               {"value": f"click(x={x}, y={y})"}]}
 
 
-def test_trained_to_point_the_policy_keeps_its_click_on_the_mark(tiny_tokenizer, tmp_path):
+def test_trained_to_point_the_policy_keeps_its_click_on_the_mark(tiny_tokenizer, tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     train = [mark_at(int(c), tmp_path, f"t{i}") for i, c in enumerate(rng.integers(0, 64, 48))]
     held_out = [mark_at(c, tmp_path, f"h{c}") for c in (3, 20, 37, 58)]
@@ -118,6 +119,16 @@ def test_trained_to_point_the_policy_keeps_its_click_on_the_mark(tiny_tokenizer,
     assert moved.raw_text == answered  # the log keeps the answer as written beside the click made
     agreed = policy.point_click(observation, prompt, PolicyOutput.from_text("click(x=516, y=297)"))  # inside token 20
     assert (agreed.action.x, agreed.action.y) == (0.516, 0.297) and 0 < agreed.stats["pointer_p"] <= 1
+    # Acting, the pointer reads the states generate kept from its prefill (the prompt goes through the model once):
+    # the same click and probabilities as a second forward pass of the prompt gives.
+    with monkeypatch.context() as patched:
+        patched.setattr(engine, "prompt_states", lambda *a, **k: pytest.fail("a second forward pass of the prompt"))
+        acted = policy.act(observation, [])
+    assert isinstance(acted.action, Click)
+    again = policy.point_click(observation, user_prompt(observation.instruction, [], image=policy.image),
+                               PolicyOutput.from_text(acted.raw_text))
+    assert acted.action == again.action
+    assert all(acted.stats[k] == pytest.approx(again.stats[k], abs=1e-4) for k in ("pointer_p", "pointer_answer_p"))
 
 
 @pytest.fixture(scope="module")
@@ -177,6 +188,10 @@ def test_the_command_writes_a_checkpoint_whose_clicks_go_where_the_head_points(m
     assert isinstance(moved.action, Click)
     x0, y0, x1, y1 = TOKEN_20
     assert x0 <= moved.action.x < x1 and y0 <= moved.action.y < y1
+    # The states generate kept from its prefill give the head what a second forward pass of the prompt gives.
+    kept = policy.engine.generate([screen], [prompt], keep_prompt_states=True)[0].prompt_states
+    with_kept = policy.point_click(observation, prompt, PolicyOutput.from_text("click(x=47, y=328)"), kept)
+    assert with_kept.action == moved.action and with_kept.stats == moved.stats
     # Gated: a click moves only where the head is move_ratio times surer of its token than of the answer's. An
     # answer in the head's second choice: the head is probs[0] / probs[1] times surer of its first.
     probs, boxes = policy.engine.pointer(screen, prompt, head=policy.pointer_head)

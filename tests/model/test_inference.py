@@ -28,6 +28,23 @@ def test_batched_greedy_equals_one_by_one(engine):
         assert np.allclose(b.logprobs, s.logprobs, atol=1e-4)
 
 
+def test_generation_keeps_the_prompt_states_the_pointer_reads(engine):
+    """The pointer reads the prompt's last hidden states at the image positions and at the prompt's end; generate
+    keeps them from its own prefill, equal to a separate forward pass, in a padded batch too."""
+    prompts = ["Click the button.", "Enter the password and press submit now."]
+    kept = engine.generate(screens(2), prompts, max_new_tokens=4, keep_prompt_states=True)
+    assert engine.generate(screens(1), prompts[:1], max_new_tokens=4)[0].prompt_states is None
+    for generation, image, prompt in zip(kept, screens(2), prompts):
+        alone = engine.prompt_states(image, prompt)
+        hidden = engine.model.config.text_config.hidden_size
+        assert generation.prompt_states.visual.shape == alone.visual.shape == (64, hidden)
+        assert torch.allclose(generation.prompt_states.visual, alone.visual, atol=1e-4)
+        assert torch.allclose(generation.prompt_states.last, alone.last, atol=1e-4)
+    single = engine.generate(screens(1), prompts[:1], max_new_tokens=4, keep_prompt_states=True)[0]
+    alone = engine.prompt_states(screens(1)[0], prompts[0])
+    assert torch.equal(single.prompt_states.visual, alone.visual) and torch.equal(single.prompt_states.last, alone.last)
+
+
 def test_sampling_is_seeded(engine):
     kwargs = dict(max_new_tokens=8, temperature=1.0, top_p=0.95)
     a = engine.generate(screens(1), ["Click."], seed=7, **kwargs)[0]
