@@ -5,7 +5,11 @@ replay passes through the states the policy saw. For the families that pick some
 pick-up-then-go-to) it reports:
 - whether the first object picked up is one the mission names;
 - how many pickups came while already carrying something;
-- how many drops came with empty hands.
+- how many drops came with empty hands;
+- how many times it took the named object, or another, into its hands, and how many of those times its very next
+  action dropped it again. In putnext the expert never drops the named object at once and always drops another (it
+  is in the way): the same share for both says the policy does not know whether it holds the right one. (In
+  pick-up-then-go-to the expert, too, puts the named object down once it is picked up: that pickup is done.)
 It also checks that every replay ends as the log says; a mismatch means the run is not this version's levels.
 For every family it counts the episodes whose last 32 actions are one cycle of at most 8 actions repeated: a
 greedy policy that sees the same view after the same last actions does the same again until the step limit.
@@ -36,15 +40,21 @@ def replay(env, seed: int, actions: list[dict]) -> dict:
     level = env.unwrapped.level
     # At the start, what the mission asks for first is the object to pick up (the verifier's obj_set).
     targets, first, counts, success = current_target(level)[1], None, Counter(), False
+    taken = None  # "named"/"another": what the last action took into the agent's hands
     for action in actions:
         carried = level.carrying
         if action["type"] == "pickup" and carried is not None:
             counts["pickup while carrying"] += 1
         if action["type"] == "drop" and carried is None:
             counts["drop with empty hands"] += 1
+        if taken and action["type"] == "drop":
+            counts[f"{taken} dropped at once"] += 1
         _, _, terminated, _, info = env.step(action)
-        if first is None and carried is None and level.carrying is not None:
-            first = "named" if any(level.carrying is obj for obj in targets) else "another"
+        taken = None
+        if carried is None and level.carrying is not None:
+            taken = "named" if any(level.carrying is obj for obj in targets) else "another"
+            counts[f"{taken} picked up"] += 1
+            first = first or taken
         success = success or (terminated and info["success"])
     return {"first": first or "nothing", "counts": counts, "success": success}
 
@@ -85,7 +95,8 @@ def main(argv: list[str] | None = None) -> dict:
         row.update(result["counts"])
 
     picking = ["first pickup: named", "first pickup: another", "first pickup: nothing", "pickup while carrying",
-               "drop with empty hands"]
+               "drop with empty hands", "named picked up", "named dropped at once", "another picked up",
+               "another dropped at once"]
     columns = ["episodes", "ends in a loop", *picking]
     view = Table(title=f"BabyAI episodes replayed from {args.run}")
     view.add_column("family, outcome")

@@ -611,7 +611,9 @@ def test_babyai_failures_replays_the_expert_as_picking_the_named_object(tmp_path
     for row in table.values():
         assert row["episodes"] == row["first pickup: named"] == 2
         assert "pickup while carrying" not in row and "drop with empty hands" not in row
+        assert row["named picked up"] >= 2
         assert row["ends in a loop"] == 0
+    assert "named dropped at once" not in table["putnext success"]  # it carries what it is to put next to another
     loop = ["turn_left()", "forward()", "forward()"] * 11
     ends_in_loop = load_example("babyai_failures").ends_in_loop
     assert ends_in_loop(loop) and ends_in_loop(["pickup()"] * 40) and not ends_in_loop(loop[:31])
