@@ -24,7 +24,6 @@ class Generation:
     logprobs: list[float]  # log pi(token) under the model's own (temperature 1) distribution
     prompt_states: "PromptStates | None" = None  # generate(keep_prompt_states=True): what the pointer reads
 
-
     @property
     def logprob_sum(self) -> float:
         return float(sum(self.logprobs))
