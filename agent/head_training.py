@@ -3,8 +3,8 @@
 The result is a copy of the checkpoint with `pointer_head.safetensors` beside the weights and `"pointer": {"head":
 …, "bins": …, "move_ratio": …}` in its viragent.json, so `internvl:DIR` moves its clicks into the visual token the
 head picks where the head is that much surer of it than of the answer's (InternVLPolicy.point_click). The model's
-weights are copied unchanged: every answer it writes stays the same, only where a click lands can move. The head's loss and its held-out hit rate (the share of held-out clicks whose token
-the head picks) are printed and recorded.
+weights are copied unchanged: every answer it writes stays the same, only where a click lands can move. The head's
+loss and its held-out hit rate (the share of held-out clicks whose token the head picks) are printed and recorded.
 """
 
 from __future__ import annotations

@@ -7,9 +7,9 @@ pick-up-then-go-to) it reports:
 - how many pickups came while already carrying something;
 - how many drops came with empty hands;
 - how many times it took the named object, or another, into its hands, and how many of those times its very next
-  action dropped it again. In putnext the expert never drops the named object at once and always drops another (it
-  is in the way): the same share for both says the policy does not know whether it holds the right one. (In
-  pick-up-then-go-to the expert, too, puts the named object down once it is picked up: that pickup is done.)
+  action dropped it again. In putnext the expert never drops the named object at once (it carries it to the other
+  object): a policy that drops the named object as often as any other does not know whether it holds the right one.
+  (In pick-up-then-go-to the expert, too, puts the named object down once it is picked up: that pickup is done.)
 It also checks that every replay ends as the log says; a mismatch means the run is not this version's levels.
 For every family it counts the episodes whose last 32 actions are one cycle of at most 8 actions repeated: a
 greedy policy that sees the same view after the same last actions does the same again until the step limit.
