@@ -173,6 +173,8 @@ def export(
                                               "screen kept and the mission's target changed"),
     point_targets: bool = typer.Option(False, help="give each step that shows the mission's object its centre as "
                                                    "the sample's point, for train sft --pointer-loss (BabyAI)"),
+    carrying: bool = typer.Option(False, help="the prompt says what the agent holds ('You are carrying: red ball.'), "
+                                              "which BabyAI's egocentric frame hides under the agent (BabyAI)"),
 ):
     """Runs -> InternVL SFT jsonl + meta json (readable by the official InternVL training scripts)."""
     from viragent.agent.datasets import ExportFilter, export_sft
@@ -185,7 +187,7 @@ def export(
                                                          think_front=think_front, think_target=think_target,
                                                          look_first=look_first, look_texts=look_texts,
                                                          look_missions=look_missions,
-                                                         point_targets=point_targets))
+                                                         point_targets=point_targets, carrying=carrying))
     except (ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
     table = Table(title=f"{name}: {meta['length']} samples -> {meta['annotation']}")

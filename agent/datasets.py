@@ -51,6 +51,9 @@ class ExportFilter:
     # where the step recorded where the mission's object is (BabyAI's target_box), make its centre the sample's
     # `point`: the pointer-token loss then asks, at every step, which visual token shows the object the mission names
     point_targets: bool = False
+    # where the step recorded what the agent holds (BabyAI's `carrying`), the prompt says it ("You are carrying: red
+    # ball."): the egocentric frame hides it under the agent (prompts.CARRYING_LINE)
+    carrying: bool = False
 
 
 def thought_answer(step: dict, answer: str, with_target: bool, with_front: bool = True) -> str:
@@ -120,8 +123,10 @@ def run_to_samples(run_dir: str | Path, filters: ExportFilter) -> list[dict]:
     for flag, column, what in (("think_front", "front", "what the agent faces"),
                                ("think_target", "target", "what the mission asks for now"),
                                ("point_targets", "target_box", "where the mission's object is"),
-                               ("look_first", "front", "what the agent faces")):
-        if getattr(filters, flag) and run.steps.column(column).null_count == run.steps.num_rows:
+                               ("look_first", "front", "what the agent faces"),
+                               ("carrying", "carrying", "what the agent holds")):
+        recorded = column in run.steps.column_names and run.steps.column(column).null_count < run.steps.num_rows
+        if getattr(filters, flag) and not recorded:
             raise ValueError(f"{run_dir} records nothing about {what}, so --{flag.replace('_', '-')} has nothing to "
                              f"write; collect it again with this version of `viragent collect` (BabyAI reports it)")
     for episode_id, steps in episodes.items():
@@ -155,8 +160,9 @@ def run_to_samples(run_dir: str | Path, filters: ExportFilter) -> list[dict]:
                     continue
                 image = run.screen_path(step["screenshot"])
                 looked = step.get("front") if filters.look_first else None
+                held = step.get("carrying") if filters.carrying else None
                 prompt = user_prompt(instruction if suffix else step["instruction"], shown, image=filters.image,
-                                     seen=looked)
+                                     seen=looked, carrying=held)
                 # Read once per step: the screen's bytes key both the dedupe and the look question.
                 digest = _screen_digest(image) if filters.dedupe or looked else None
                 if filters.dedupe:
@@ -171,7 +177,7 @@ def run_to_samples(run_dir: str | Path, filters: ExportFilter) -> list[dict]:
                         seen.add(("look", digest))
                         samples.append(look_sample(run.manifest["run_id"], step, image, filters.image))
                     asked = {"instruction": instruction if suffix else step["instruction"], "history": shown,
-                             "image": filters.image}
+                             "image": filters.image, "carrying": held}
                     samples.extend(other_fronts(run.manifest["run_id"], step, asked, filters.look_texts, rng))
                     samples.extend(other_missions(run.manifest["run_id"], step, asked, image, filters.look_missions,
                                                   rng))

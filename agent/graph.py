@@ -139,6 +139,7 @@ def record(state: EpisodeState, runtime: Runtime[AgentContext]) -> dict:
         front=ctx.observation.info.get("front"), target=ctx.observation.info.get("target"),
         on_target=ctx.observation.info.get("on_target"),
         target_box=_json_or_none(ctx.observation.info.get("target_box")),
+        carrying=ctx.observation.info.get("carrying"),
         perturbed=bool(stats.get("perturbed", False)),
     ))
     if ctx.next_observation is not None:

@@ -61,7 +61,8 @@ class InternVLPolicy:
     def __init__(self, engine: VLMEngine, name: str = "internvl", max_new_tokens: int = 48,
                  temperature: float | None = None, seed: int = 0, image: str = "first",
                  env_options: dict[str, dict] | None = None, look: dict[str, str] | None = None,
-                 decoding: dict[str, dict] | None = None, pointer: dict | None = None):
+                 decoding: dict[str, dict] | None = None, pointer: dict | None = None,
+                 carrying: list[str] | None = None):
         self.engine, self.name = engine, name
         # {"token": "<box>", "bins": 32}: the marker whose logits at the image positions point at the click target
         # (train sft --pointer-loss, model/train/pointer_tokens.py) and the grid the answers were trained on;
@@ -74,6 +75,8 @@ class InternVLPolicy:
         # suite -> a question the policy asks itself about the screen alone before acting there; its answer goes
         # into the action prompt as text (export --look-first, prompts.LOOK_QUESTION)
         self.look = look or {}
+        # suites whose prompts say what the agent holds (export --carrying), read from the env's info["carrying"]
+        self.carrying = list(carrying or [])
         # suite -> env options the training data was collected with (e.g. BabyAI's egocentric view): the runner
         # builds that suite's envs with them unless told otherwise, so the policy sees what it learned from
         self.env_options = env_options or {}
@@ -108,7 +111,8 @@ class InternVLPolicy:
         suite = str(observation.info.get("task", "")).split("/")[0]
         question = self.look.get(suite)
         seen = self.look_at(observation, question) if question else None
-        prompt = user_prompt(observation.instruction, history, image=self.image, seen=seen)
+        prompt = user_prompt(observation.instruction, history, image=self.image, seen=seen,
+                             carrying=self.held(observation, suite))
         # A pointer reads the prompt's hidden states: generate keeps them from its own prefill
         gen = self._generate(observation, prompt, self.temperature_for(suite), keep_states=bool(self.pointer))
         # The log keeps what the policy saw first, in the words a thinking policy writes ("In front: red box."),
@@ -119,6 +123,16 @@ class InternVLPolicy:
         if self.pointer and isinstance(out.action, Click):
             return self.point_click(observation, prompt, out, gen.prompt_states)
         return out
+
+    def held(self, observation: Observation, suite: str) -> str | None:
+        """What the agent holds, for a checkpoint trained to read it in this suite's prompts; else None."""
+        if suite not in self.carrying:
+            return None
+        held = observation.info.get("carrying")
+        if held is None:
+            raise ValueError(f"{self.name} was trained with what the agent holds in its {suite} prompts, but this "
+                             f"env's info has no 'carrying'; run it on viragent's {suite} envs, which report it")
+        return str(held)
 
     def point_click(self, observation: Observation, prompt: str, out: PolicyOutput,
                     states: PromptStates | None = None) -> PolicyOutput:
@@ -198,7 +212,7 @@ class InternVLPolicy:
                                           max_tiles=settings["max_tiles"], system=settings["system"])
         policy = cls(VLMEngine(model, processor), name=f"internvl:{spec}", seed=seed, image=prompt["image"],
                      env_options=env_options, look=prompt["look"], decoding=decoding, temperature=temperature,
-                     pointer=pointer)
+                     pointer=pointer, carrying=prompt.get("carrying"))
         if pointer and pointer.get("head"):
             policy.pointer_head = PointerHead.load(directory).to(device_)
         return policy

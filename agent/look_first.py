@@ -95,7 +95,8 @@ def object_not_named(target: str, rng: random.Random) -> str:
 
 def other_fronts(run_id: str, step: dict, prompt_args: dict, n: int, rng: random.Random) -> list[dict]:
     """N text-only copies of a step that faces an object, each with another object in front (module docstring).
-    `prompt_args`: the instruction, history and image position the step's own prompt was written with."""
+    `prompt_args`: the instruction, history, image position (and what the agent holds, if the prompt says it) the
+    step's own prompt was written with."""
     target = step.get("target")
     if not target or step.get("on_target") is None:
         return []
@@ -109,7 +110,7 @@ def other_fronts(run_id: str, step: dict, prompt_args: dict, n: int, rng: random
             front = object_not_named(target, rng)
             answer = decision(target, False, False, rng)
         prompt = user_prompt(prompt_args["instruction"], prompt_args["history"], image=prompt_args["image"],
-                             seen=front).replace("<image>\n", "")
+                             seen=front, carrying=prompt_args.get("carrying")).replace("<image>\n", "")
         copies.append({"id": f"{run_id}/{step['episode_id']}/{step['step']}/front{k + 1}",
                        "conversations": [{"from": "human", "value": prompt}, {"from": "gpt", "value": answer}],
                        "env_id": f"generated/text/{step['env_id']}"})
@@ -137,7 +138,8 @@ def other_missions(run_id: str, step: dict, prompt_args: dict, image: Path, n: i
                 new = object_words(object_not_named(name, rng))
         answer = decision(new, new == name, kinds == ("door",), rng)
         mission = instruction.replace(acting + target, acting + new, 1)
-        prompt = user_prompt(mission, prompt_args["history"], image=prompt_args["image"], seen=front)
+        prompt = user_prompt(mission, prompt_args["history"], image=prompt_args["image"], seen=front,
+                             carrying=prompt_args.get("carrying"))
         copies.append({"id": f"{run_id}/{step['episode_id']}/{step['step']}/mission{k + 1}",
                        "image": str(image.resolve()),
                        "conversations": [{"from": "human", "value": prompt}, {"from": "gpt", "value": answer}],

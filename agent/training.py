@@ -17,7 +17,7 @@ from viragent.tools import Click, get_codec
 from .datasets import load_mixture, mixture_env_options
 from .evaluation import EVAL_SEED_START, evaluate
 from .internvl_policy import InternVLPolicy
-from .prompts import LOOK_QUESTION, SEEN_LINE, image_position
+from .prompts import CARRYING_LINE, LOOK_QUESTION, SEEN_LINE, image_position
 
 
 def sft_from_data(init: str, data: list[str] | str | Path, config: SFTConfig, eval_env_ids: list[str] | None = None,
@@ -41,6 +41,8 @@ def sft_from_data(init: str, data: list[str] | str | Path, config: SFTConfig, ev
     # Look-first per suite as the data's demonstrations of that suite were written; other suites keep the init's.
     demonstrated = {suite for suite, _ in demonstrations(samples)}
     policy.look = {**{k: v for k, v in policy.look.items() if k not in demonstrated}, **data_looks(samples)}
+    # Likewise the suites whose prompts say what the agent holds (export --carrying)
+    policy.carrying = sorted({s for s in policy.carrying if s not in demonstrated} | data_carrying(samples))
     # Per suite the data's env options win over the init checkpoint's (empty ones too: full-view data makes a
     # full-view policy even from an egocentric init).
     served = {**policy.env_options, **mixture_env_options(data)}
@@ -56,7 +58,8 @@ def sft_from_data(init: str, data: list[str] | str | Path, config: SFTConfig, ev
     hook = evaluate_in_envs if eval_env_ids else None
     return train_sft(policy.engine.model, policy.engine.processor, samples, config, evaluate=hook,
                      meta={"init": init, "data": data, "processor": policy.processor_settings(),
-                           "prompt": {"image": policy.image, **({"look": policy.look} if policy.look else {})},
+                           "prompt": {"image": policy.image, **({"look": policy.look} if policy.look else {}),
+                                      **({"carrying": policy.carrying} if policy.carrying else {})},
                            "env": policy.env_options, **({"pointer": policy.pointer} if policy.pointer else {})})
 
 
@@ -100,3 +103,8 @@ def data_looks(samples: list[dict]) -> dict[str, str]:
     prompt what the agent faces (export --look-first)."""
     suites = {suite for suite, prompt in demonstrations(samples) if f"\n{SEEN_LINE}" in prompt}
     return {suite: LOOK_QUESTION for suite in sorted(suites)}
+
+
+def data_carrying(samples: list[dict]) -> set[str]:
+    """The suites whose demonstrations say in the prompt what the agent holds (export --carrying)."""
+    return {suite for suite, prompt in demonstrations(samples) if f"\n{CARRYING_LINE}" in prompt}

@@ -60,6 +60,9 @@ class Step(BaseModel):
     # Where that object is on the screen (BabyAI's info["target_box"]): JSON [x0, y0, x1, y1], 0-1000. Export
     # --point-targets makes it the sample's point, a dense target for the pointer-token loss.
     target_box: str | None = None
+    # What an embodied agent holds, where the env reports it (BabyAI's info["carrying"]: "red ball", "nothing").
+    # The frame cannot show it (minigrid draws the agent's triangle over it); export --carrying writes it in the prompt.
+    carrying: str | None = None
     # A random move the collector made in the expert's place (NoisyExpertPolicy): shown in later steps' history,
     # never exported as a training answer.
     perturbed: bool = False

@@ -80,6 +80,12 @@ INS_POINTER_LOSS=${INS_POINTER_LOSS:-$POINTER_LOSS}
 # named object in 41-85 % of held-out steps, yet BabyAI was 46.0 % against 50.4 % (EXPERIMENTS.md "Pointing at the
 # mission's object"); not shipped.
 [ "${BABYAI_POINTS:-0}" = 1 ] && POINT_FLAG=--point-targets || POINT_FLAG=
+# CARRYING=1: every BabyAI prompt says what the agent holds ("You are carrying: red ball."; export --carrying), which
+# the egocentric frame draws under the agent's triangle. Why: the policy put the named object down at once as often
+# as any other (43 % against 47 %, examples/babyai_failures.py): it cannot see which one it took. The checkpoint
+# records it and is served with it (BabyAIEnv reports info["carrying"]). Needs demonstrations collected by this
+# version (they log Step.carrying).
+[ "${CARRYING:-0}" = 1 ] && CARRY_FLAG=--carrying || CARRY_FLAG=
 # DEMO_REGIONS=1: the MiniWoB demonstrations record every visible word's box, so the region-token loss covers
 # them as well as the generated screens (viragent-tiny-region was trained with 0: generated screens only).
 DEMO_REGIONS=${DEMO_REGIONS:-1}
@@ -243,19 +249,19 @@ fi
 $V export "$WORK/demos-miniwob" --bins $BINS --retype "$RETYPE" $RETYPE_ALL_FLAG $CAP_FLAG --image "$IMAGE" \
   --out "$WORK/data" --name miniwob
 $V export "$WORK/demos-babyai" --bins $BINS --retype "$RETYPE" $RETYPE_ALL_FLAG --image "$IMAGE" $THINK_FLAG \
-  $POINT_FLAG --out "$WORK/data" --name babyai
+  $POINT_FLAG $CARRY_FLAG --out "$WORK/data" --name babyai
 $V export "$WORK/demos-desktop" --bins $BINS --retype "$RETYPE" $RETYPE_ALL_FLAG --image "$IMAGE" --out "$WORK/data" \
   --name desktop
 NEAR_DATA=
 RECOVER_DATA=
 if [ "$NEAR_OBJECT_EPISODES" -gt 0 ]; then
   $V export "$WORK/demos-babyai-near" --bins $BINS --retype "$RETYPE" $RETYPE_ALL_FLAG --image "$IMAGE" $THINK_FLAG \
-    $POINT_FLAG --out "$WORK/data" --name babyai_near
+    $POINT_FLAG $CARRY_FLAG --out "$WORK/data" --name babyai_near
   NEAR_DATA="--data $WORK/data/babyai_near_meta.json"
 fi
 if [ "$RECOVER_EPISODES" -gt 0 ]; then
   $V export "$WORK/demos-babyai-recover" --bins $BINS --retype "$RETYPE" $RETYPE_ALL_FLAG --image "$IMAGE" \
-    $THINK_FLAG $POINT_FLAG --out "$WORK/data" --name babyai_recover
+    $THINK_FLAG $POINT_FLAG $CARRY_FLAG --out "$WORK/data" --name babyai_recover
   RECOVER_DATA="--data $WORK/data/babyai_recover_meta.json"
   [ "$FT_STEPS" -gt 0 ] || NEAR_DATA="$NEAR_DATA $RECOVER_DATA"
 fi
