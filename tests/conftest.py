@@ -38,3 +38,20 @@ def kill_browsers() -> int:
 @pytest.fixture
 def kill_browser():
     return kill_browsers
+
+
+@pytest.fixture
+def record_prompts():
+    """record(policy) -> a list that collects every prompt the policy's engine generates from; the real model still
+    answers. For tests of what a served checkpoint puts in its prompts."""
+    def record(policy) -> list[str]:
+        asked, generate = [], policy.engine.generate
+
+        def generate_and_record(images, prompts, **kwargs):
+            asked.extend(prompts)
+            return generate(images, prompts, **kwargs)
+
+        policy.engine.generate = generate_and_record
+        return asked
+
+    return record

@@ -16,7 +16,7 @@ from viragent.environments import Observation
 runner = CliRunner()
 
 
-def test_carrying_data_trains_a_policy_told_what_it_holds(tmp_path):
+def test_carrying_data_trains_a_policy_told_what_it_holds(tmp_path, record_prompts):
     """Each BabyAI prompt ends with what the agent held at that step (as the env logged it: nothing, then the object a
     pickup took); the checkpoint records it, and the policy served from it reads it from the env's info."""
     demos, data, ckpt = tmp_path / "demos", tmp_path / "data", tmp_path / "ckpt"
@@ -52,13 +52,7 @@ def test_carrying_data_trains_a_policy_told_what_it_holds(tmp_path):
     served = json.loads((ckpt / "final" / "viragent.json").read_text())["prompt"]
     assert served == {"image": "last", "carrying": ["babyai"]}
     policy = InternVLPolicy.from_spec(str(ckpt / "final"))
-    asked, generate = [], policy.engine.generate
-
-    def generate_and_record(images, prompts, **kwargs):  # the real model answers; the prompts are kept
-        asked.extend(prompts)
-        return generate(images, prompts, **kwargs)
-
-    policy.engine.generate = generate_and_record
+    asked = record_prompts(policy)
     screen = np.zeros((112, 112, 3), dtype=np.uint8)
     policy.act(Observation(screen, "put the red ball next to the blue key",
                            {"task": "babyai/putnext", "carrying": "red ball"}), ["pickup()"])

@@ -473,7 +473,7 @@ def test_demonstrations_started_next_to_objects_train_the_same_policy(tmp_path):
     assert meta["env_options"] == {"babyai": {"view": "agent"}}
 
 
-def test_look_first_data_trains_a_policy_that_asks_itself_before_acting(tmp_path):
+def test_look_first_data_trains_a_policy_that_asks_itself_before_acting(tmp_path, record_prompts):
     """export --look-first: each BabyAI step's prompt says what the agent faced (as logged) and its answer names the
     target; each screen is also asked the look question. The checkpoint records it, and the policy served from it
     asks the question about the screen alone first, then acts on its own answer; MiniWoB steps are asked once."""
@@ -536,13 +536,7 @@ def test_look_first_data_trains_a_policy_that_asks_itself_before_acting(tmp_path
     served = json.loads((ckpt / "final" / "viragent.json").read_text())["prompt"]
     assert served == {"image": "last", "look": {"babyai": LOOK_QUESTION}}
     policy = InternVLPolicy.from_spec(str(ckpt / "final"))
-    asked, generate = [], policy.engine.generate
-
-    def generate_and_record(images, prompts, **kwargs):  # the real model answers; the prompts are kept
-        asked.extend(prompts)
-        return generate(images, prompts, **kwargs)
-
-    policy.engine.generate = generate_and_record
+    asked = record_prompts(policy)
     screen = np.zeros((112, 112, 3), dtype=np.uint8)
     out = policy.act(Observation(screen, "pick up the red ball", {"task": "babyai/pickup"}), ["forward()"])
     assert len(asked) == 2 and asked[0] == user_prompt(LOOK_QUESTION, [], image="last")
