@@ -37,14 +37,15 @@ CARRYING_LINE = "You are carrying: "
 def user_prompt(instruction: str, history: list[str], image: str = "first", seen: str | None = None,
                 carrying: str | None = None) -> str:
     previous = "\n".join(history) if history else "none"
-    looked = f"{SEEN_LINE}{seen}.\n" if seen is not None else ""
+    # what the policy is told beside the picture: what it faces (look-first), what it holds
+    told = f"{SEEN_LINE}{seen}.\n" if seen is not None else ""
     if carrying is not None:
-        looked += f"{CARRYING_LINE}{carrying}.\n"
+        told += f"{CARRYING_LINE}{carrying}.\n"
     if image == "last":
-        return f"Task: {instruction}\nPrevious actions:\n{previous}\n{looked}<image>\nNext action:"
+        return f"Task: {instruction}\nPrevious actions:\n{previous}\n{told}<image>\nNext action:"
     if image != "first":
         raise ValueError(f"image position must be one of {IMAGE_POSITIONS}, not {image!r}")
-    return f"<image>\nTask: {instruction}\nPrevious actions:\n{previous}\n{looked}Next action:"
+    return f"<image>\nTask: {instruction}\nPrevious actions:\n{previous}\n{told}Next action:"
 
 
 def image_position(prompt: str) -> str | None:

@@ -101,10 +101,14 @@ def demonstrations(samples: list[dict]):
 def data_looks(samples: list[dict]) -> dict[str, str]:
     """Suite -> the question a look-first policy asks itself there: the suites whose demonstrations say in the
     prompt what the agent faces (export --look-first)."""
-    suites = {suite for suite, prompt in demonstrations(samples) if f"\n{SEEN_LINE}" in prompt}
-    return {suite: LOOK_QUESTION for suite in sorted(suites)}
+    return {suite: LOOK_QUESTION for suite in sorted(suites_whose_prompts_say(samples, SEEN_LINE))}
 
 
 def data_carrying(samples: list[dict]) -> set[str]:
     """The suites whose demonstrations say in the prompt what the agent holds (export --carrying)."""
-    return {suite for suite, prompt in demonstrations(samples) if f"\n{CARRYING_LINE}" in prompt}
+    return suites_whose_prompts_say(samples, CARRYING_LINE)
+
+
+def suites_whose_prompts_say(samples: list[dict], line: str) -> set[str]:
+    """The suites with a demonstration whose prompt has a line starting with `line` (a prompts.*_LINE)."""
+    return {suite for suite, prompt in demonstrations(samples) if f"\n{line}" in prompt}
