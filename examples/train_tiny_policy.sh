@@ -300,9 +300,10 @@ if [ "$TEXT_STEPS" -gt 0 ]; then
 fi
 # What every stage trains with, and the mixture `instruct` and `finetune` share (finetune adds the recovery data).
 # SEED=N: the training seed of the three stages (`train sft --seed`: the random init, the mixture's draw and the
-# batch order; 0, the default, is what the shipped checkpoint used). Why: one retraining moves a BabyAI family by up
-# to seven points and MiniWoB by five (EXPERIMENTS.md "Naming the grid objects under their cells"), so telling an
-# option's effect from that needs runs that differ in the seed alone.
+# batch order; 0, the default, is what the shipped checkpoint used). The pointer head keeps its own seed, 0 (as in
+# runs/s1r). Why: two seeds of one recipe differed by 6.4 BabyAI and 3.9 MiniWoB points (EXPERIMENTS.md "The
+# region-token loss with another training seed"), so telling an option's effect from that needs runs that differ in
+# the seed alone.
 SEED=${SEED:-0}
 STAGE_FLAGS=(--batch-size 16 --region-loss "$REGION_LOSS" --position-loss "$POSITION_LOSS" --position-bins $BINS $BF16_FLAG
              --seed "$SEED")
