@@ -10,6 +10,8 @@ import json
 import random
 from functools import lru_cache
 
+import torch
+
 from viragent.environments import Observation
 from viragent.model.config import PRESETS, tokens_per_tile
 from viragent.model.inference import PromptStates, VLMEngine, pick_device_dtype
@@ -183,10 +185,12 @@ class InternVLPolicy:
 
     @classmethod
     def from_spec(cls, spec: str, seed: int = 0, device: str | None = None,
-                  temperature: float | None = None) -> "InternVLPolicy":
+                  temperature: float | None = None, dtype: torch.dtype | None = None) -> "InternVLPolicy":
         """'tiny' / '1B' / … (random weights, same architecture), a shipped checkpoint ('viragent-tiny') or a
-        local checkpoint directory. `temperature` overrides the checkpoint's own decoding in every suite."""
-        device_, dtype = pick_device_dtype(device)
+        local checkpoint directory. `temperature` overrides the checkpoint's own decoding in every suite. `dtype`
+        overrides the device's serving dtype (bf16 on CUDA, fp32 on CPU): training wants fp32 master weights."""
+        device_, serving_dtype = pick_device_dtype(device)
+        dtype = dtype or serving_dtype
         # tiny sees one 224-px tile and no system prompt: ~110 tokens a sample instead of ~230 is twice the
         # training speed on a CPU, and a model trained from scratch learns the format from the data itself.
         settings = {"max_tiles": 1, "system": None} if spec == "tiny" else {"max_tiles": 6, "system": SYSTEM_PROMPT}

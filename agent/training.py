@@ -9,6 +9,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import torch
 from rich.console import Console
 
 from viragent.model.train.sft import SFTConfig, train_sft
@@ -25,7 +26,9 @@ def sft_from_data(init: str, data: list[str] | str | Path, config: SFTConfig, ev
     """Fine-tune `init` (a preset or checkpoint dir) on exported datasets (`META[:REPEAT]` each); evaluate in
     real envs every eval_every steps."""
     console = console or Console()
-    policy = InternVLPolicy.from_spec(init, seed=config.seed, device=device)
+    # fp32 master weights on every device: on CUDA the policy would otherwise load in bf16, its serving dtype, and
+    # AdamW would step bf16 weights, losing updates below their precision. The loss runs under bf16 autocast there.
+    policy = InternVLPolicy.from_spec(init, seed=config.seed, device=device, dtype=torch.float32)
     data = [str(data)] if isinstance(data, (str, Path)) else [str(d) for d in data]
     samples = load_mixture(data, seed=config.seed)
     if not samples:
