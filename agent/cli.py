@@ -310,6 +310,9 @@ def train_sft_cmd(
                                                  "the checkpoint then keeps its clicks on that token"),
     cpu_bf16: bool = typer.Option(False, help="bf16 autocast on a CPU as well (fp32 weights); faster on CPUs with "
                                               "AVX512-BF16 or AMX, slower without (a warning says so)"),
+    loader_workers: int = typer.Option(0, help="> 0: DataLoader worker processes that build the batches ahead of "
+                                               "the model, for a GPU that one process cannot keep fed (0: inline, "
+                                               "as a 2-core CPU wants)"),
 ):
     """Supervised fine-tuning (square-averaged loss on response tokens, AdamW + cosine)."""
     from viragent.agent.training import sft_from_data
@@ -331,7 +334,8 @@ def train_sft_cmd(
     config = SFTConfig(out=str(out), steps=steps, batch_size=batch_size, micro_batch=min(micro_batch, batch_size),
                        lr=lr, warmup_steps=warmup, seed=seed, eval_every=eval_every,
                        pack_tokens=pack_tokens, region_loss=region_loss, position_loss=position_loss,
-                       position_texts=position_texts, pointer_loss=pointer_loss, cpu_bf16=cpu_bf16)
+                       position_texts=position_texts, pointer_loss=pointer_loss, cpu_bf16=cpu_bf16,
+                       loader_workers=loader_workers)
     try:
         result = sft_from_data(init, data, config, _env_ids([eval_env]) if eval_env else None,
                                eval_episodes, device=device, console=console)

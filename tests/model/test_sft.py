@@ -9,7 +9,7 @@ from viragent.model.loading import build_random, load_pretrained
 from viragent.model.processor import InternVLChatProcessor
 from viragent.model.train.sft import (
     IGNORE, SFTConfig, collate, cosine_lr, cpu_has_bf16_instructions, encode_sample, micro_batch_loss_terms, square_average_denominator,
-    square_average_weights, square_averaged_loss, square_averaged_loss_terms, train_sft,
+    square_average_weights, square_averaged_loss, square_averaged_loss_terms, step_batches, train_sft,
 )
 
 
@@ -74,6 +74,26 @@ def test_training_lowers_the_loss_and_resumes(samples, tiny_tokenizer, tmp_path)
     # Resuming a finished run does no more steps and keeps the history.
     again = train_sft(build_random("tiny", tiny_tokenizer, seed=1), proc, samples, config)
     assert len(again["history"]) == 30
+
+
+def test_loader_workers_build_the_same_batches_as_inline(samples, tiny_tokenizer, tmp_path):
+    """With DataLoader workers (for a GPU) each step gets exactly the batch the inline loop builds, resumed runs
+    included, so a run's data does not depend on how many processes encoded it."""
+    proc = InternVLChatProcessor(tiny_tokenizer, tile=224, tokens_per_tile=64, max_tiles=1)
+    inline = SFTConfig(steps=6, batch_size=3, micro_batch=2)
+    workers = SFTConfig(steps=6, batch_size=3, micro_batch=2, loader_workers=2)
+    for first in (0, 4):
+        expected, got = list(step_batches(samples, proc, inline, first)), list(step_batches(samples, proc, workers, first))
+        assert len(got) == len(expected) == 6 - first
+        for (n_a, micro_a), (n_b, micro_b) in zip(expected, got):
+            assert n_a == n_b == 3 and len(micro_a) == len(micro_b) == 2
+            for a, b in zip(micro_a, micro_b):
+                assert torch.equal(a["input_ids"], b["input_ids"]) and torch.equal(a["pixel_values"], b["pixel_values"])
+    # And a short run trains the same: same losses step by step.
+    runs = [train_sft(build_random("tiny", tiny_tokenizer, seed=0), proc, samples,
+                      SFTConfig(out=str(tmp_path / name), steps=4, batch_size=4, micro_batch=2, warmup_steps=1,
+                                loader_workers=n))["history"] for name, n in (("inline", 0), ("workers", 2))]
+    assert [h["loss"] for h in runs[1]] == pytest.approx([h["loss"] for h in runs[0]], rel=1e-5)
 
 
 def test_packed_rows_train_on_exactly_the_padded_loss(samples, tiny_tokenizer):
