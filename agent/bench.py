@@ -172,8 +172,10 @@ def bench_train(steps: int = 8, batch_size: int = 16, region_loss: float = 1.0, 
     with bf16 autocast.
 
     Every row starts from the same random weights and sees the same batches (encoded once, outside the timing),
-    so the ratios are the model's own cost: the forward, backward and AdamW step of the recipe's trainer. The
-    first step of each is a warm-up and not counted.
+    so the ratios are the model's own cost: the forward, backward and AdamW step of the recipe's trainer, fp32
+    weights as the trainer keeps them. The first step of each is a warm-up and not counted (the first three on CUDA,
+    whose first steps also pay for its libraries' start). On CUDA the trainer always runs under bf16 autocast, so
+    there is one row per attention kernel.
     """
     import random
 
@@ -184,10 +186,11 @@ def bench_train(steps: int = 8, batch_size: int = 16, region_loss: float = 1.0, 
     from viragent.model.train.sft import collate, encode_sample, micro_batch_loss_terms, optimised_loss
 
     rng = random.Random(0)
-    policy = InternVLPolicy.from_spec("tiny", device=device)
+    policy = InternVLPolicy.from_spec("tiny", device=device, dtype=torch.float32)
     proc, initial = policy.engine.processor, {k: v.clone() for k, v in policy.engine.model.state_dict().items()}
     batches = []
-    for _ in range(steps + 1):
+    warmup = 3 if policy.engine.device.type == "cuda" else 1
+    for _ in range(steps + warmup):
         samples = [task_sample(*make_task(rng)) for _ in range(batch_size)]
         batches.append(collate([encode_sample(s, proc) for s in samples], proc.tokenizer.pad_token_id))
     model, device_ = policy.engine.model, policy.engine.device
@@ -196,7 +199,7 @@ def bench_train(steps: int = 8, batch_size: int = 16, region_loss: float = 1.0, 
     rows = []
     for attention in attentions:
         model.set_attn_implementation(attention)
-        for bf16 in (False, True):
+        for bf16 in ((True,) if device_.type == "cuda" else (False, True)):
             model.load_state_dict(initial)
             model.train()
             optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
@@ -210,7 +213,7 @@ def bench_train(steps: int = 8, batch_size: int = 16, region_loss: float = 1.0, 
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
                 sync()
-                elapsed += (time.perf_counter() - t0) if i else 0.0
+                elapsed += (time.perf_counter() - t0) if i >= warmup else 0.0
             rows.append({"attention": attention, "default": attention == default,
                          "precision": "bf16 autocast" if bf16 or device_.type == "cuda" else "fp32",
                          "samples_per_s": steps * batch_size / elapsed, "tokens_per_sample":

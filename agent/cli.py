@@ -443,7 +443,7 @@ def bench_train_cmd(
     device: str = typer.Option(None, help="cpu or cuda (default: cuda when available)"),
 ):
     """Training samples/s of the tiny preset on generated screens: SDPA against eager attention, fp32 against bf16
-    autocast (`--cpu-bf16`)."""
+    autocast (`--cpu-bf16`); on CUDA, bf16 autocast only, as the trainer runs there."""
     from viragent.agent.bench import bench_train
 
     rows = bench_train(steps, batch_size, device=device)
