@@ -312,7 +312,8 @@ SEED=${SEED:-0}
 # (EXPERIMENTS.md "The recipe at four and seven times the samples"); not what ships, which is the 2-core run.
 BATCH=${BATCH:-16}
 LOADER_WORKERS=${LOADER_WORKERS:-0}
-STAGE_FLAGS=(--batch-size "$BATCH" --micro-batch "$BATCH" --loader-workers "$LOADER_WORKERS" --region-loss "$REGION_LOSS" --position-loss "$POSITION_LOSS" --position-bins $BINS $BF16_FLAG
+STAGE_FLAGS=(--batch-size "$BATCH" --micro-batch "$BATCH" --loader-workers "$LOADER_WORKERS"
+             --region-loss "$REGION_LOSS" --position-loss "$POSITION_LOSS" --position-bins $BINS $BF16_FLAG
              --seed "$SEED")
 DEMOS=(--data "$WORK/data/miniwob_meta.json:2" --data "$WORK/data/babyai_meta.json" $NEAR_DATA)
 MIXED_IN=($QUESTIONS_DATA $TEXT_DATA --data "$WORK/data/desktop_meta.json:2"
