@@ -187,13 +187,13 @@ def bench_train(steps: int = 8, batch_size: int = 16, region_loss: float = 1.0, 
 
     rng = random.Random(0)
     policy = InternVLPolicy.from_spec("tiny", device=device, dtype=torch.float32)
-    proc, initial = policy.engine.processor, {k: v.clone() for k, v in policy.engine.model.state_dict().items()}
+    proc, model, device_ = policy.engine.processor, policy.engine.model, policy.engine.device
+    initial = {k: v.clone() for k, v in model.state_dict().items()}
     batches = []
-    warmup = 3 if policy.engine.device.type == "cuda" else 1
+    warmup = 3 if device_.type == "cuda" else 1
     for _ in range(steps + warmup):
         samples = [task_sample(*make_task(rng)) for _ in range(batch_size)]
         batches.append(collate([encode_sample(s, proc) for s in samples], proc.tokenizer.pad_token_id))
-    model, device_ = policy.engine.model, policy.engine.device
     default = model.config._attn_implementation
     sync = torch.cuda.synchronize if device_.type == "cuda" else (lambda: None)
     rows = []
@@ -215,7 +215,7 @@ def bench_train(steps: int = 8, batch_size: int = 16, region_loss: float = 1.0, 
                 sync()
                 elapsed += (time.perf_counter() - t0) if i >= warmup else 0.0
             rows.append({"attention": attention, "default": attention == default,
-                         "precision": "bf16 autocast" if bf16 or device_.type == "cuda" else "fp32",
+                         "precision": "bf16 autocast" if bf16 else "fp32",
                          "samples_per_s": steps * batch_size / elapsed, "tokens_per_sample":
                          float(batches[0]["attention_mask"].sum()) / batch_size, "device": str(device_),
                          "threads": torch.get_num_threads()})
