@@ -313,6 +313,9 @@ def train_sft_cmd(
     loader_workers: int = typer.Option(0, help="> 0: DataLoader worker processes that build the batches ahead of "
                                                "the model, for a GPU that one process cannot keep fed (0: inline, "
                                                "as a 2-core CPU wants)"),
+    tiles: int = typer.Option(None, help="see every screen as exactly N tiles of the model's tile size, plus a "
+                                         "thumbnail when N > 1 (4: a 2x2 grid, 5x the visual tokens); default: "
+                                         "the init's tiling. The checkpoint is served with it"),
 ):
     """Supervised fine-tuning (square-averaged loss on response tokens, AdamW + cosine)."""
     from viragent.agent.training import sft_from_data
@@ -338,7 +341,7 @@ def train_sft_cmd(
                        loader_workers=loader_workers)
     try:
         result = sft_from_data(init, data, config, _env_ids([eval_env]) if eval_env else None,
-                               eval_episodes, device=device, console=console)
+                               eval_episodes, device=device, console=console, tiles=tiles)
     except (ValueError, FileNotFoundError) as exc:
         _fail(str(exc))
     console.print(f"checkpoint: {result['checkpoint']} (final loss {result['history'][-1]['loss']:.4f})")

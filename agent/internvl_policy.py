@@ -213,7 +213,8 @@ class InternVLPolicy:
                 pointer = meta.get("pointer")
         processor = InternVLChatProcessor(tokenizer, tile=model.config.vision_config.image_size[0],
                                           tokens_per_tile=tokens_per_tile(model.config),
-                                          max_tiles=settings["max_tiles"], system=settings["system"])
+                                          min_tiles=settings.get("min_tiles", 1), max_tiles=settings["max_tiles"],
+                                          system=settings["system"])
         policy = cls(VLMEngine(model, processor), name=f"internvl:{spec}", seed=seed, image=prompt["image"],
                      env_options=env_options, look=prompt["look"], decoding=decoding, temperature=temperature,
                      pointer=pointer, carrying=prompt.get("carrying"))
@@ -224,4 +225,4 @@ class InternVLPolicy:
     def processor_settings(self) -> dict:
         """What a checkpoint trained from this policy must be served with (saved in viragent.json)."""
         proc = self.engine.processor
-        return {"max_tiles": proc.max_tiles, "system": proc.system}
+        return {"min_tiles": proc.min_tiles, "max_tiles": proc.max_tiles, "system": proc.system}

@@ -22,13 +22,22 @@ from .prompts import CARRYING_LINE, LOOK_QUESTION, SEEN_LINE, image_position
 
 
 def sft_from_data(init: str, data: list[str] | str | Path, config: SFTConfig, eval_env_ids: list[str] | None = None,
-                  eval_episodes: int = 10, device: str | None = None, console: Console | None = None) -> dict:
+                  eval_episodes: int = 10, device: str | None = None, console: Console | None = None,
+                  tiles: int | None = None) -> dict:
     """Fine-tune `init` (a preset or checkpoint dir) on exported datasets (`META[:REPEAT]` each); evaluate in
-    real envs every eval_every steps."""
+    real envs every eval_every steps. `tiles`: see every image as exactly that many tiles (a thumbnail added
+    when more than one) instead of the init's tiling; the checkpoint records it and is served with it."""
     console = console or Console()
     # fp32 master weights on every device: on CUDA the policy would otherwise load in bf16, its serving dtype, and
     # AdamW would step bf16 weights, losing updates below their precision. The loss runs under bf16 autocast there.
     policy = InternVLPolicy.from_spec(init, seed=config.seed, device=device, dtype=torch.float32)
+    if tiles is not None:
+        if tiles < 1:
+            raise ValueError(f"tiles must be at least 1, got {tiles}")
+        # The ViT and projector work tile by tile, so any checkpoint takes more tiles; the LLM has to learn the
+        # longer image block. A small screen (MiniWoB's 160 x 210) would get one tile under InternVL's own rule
+        # (max_tiles only caps it), so min_tiles forces the count.
+        policy.engine.processor.min_tiles = policy.engine.processor.max_tiles = tiles
     data = [str(data)] if isinstance(data, (str, Path)) else [str(d) for d in data]
     samples = load_mixture(data, seed=config.seed)
     if not samples:
