@@ -41,3 +41,28 @@ def test_tiles_train_and_serve_a_two_by_two_grid_with_thumbnail(tmp_path):
     bad = runner.invoke(app, ["train", "sft", "--data", str(data / "viragent_screens_meta.json"), "--steps", "1",
                               "--tiles", "0", "--out", str(tmp_path / "bad")])
     assert bad.exit_code != 0 and "tiles must be at least 1" in bad.output
+
+
+def test_first_clicks_compares_a_policy_with_the_expert_on_the_same_seeds(tmp_path, monkeypatch, capsys):
+    """examples/first_clicks.py: the expert against itself lands on its own spot every time; a policy that clicks
+    elsewhere is counted by where its click went, and a first action that is not a click as no click."""
+    from test_learning_loop import load_example  # pytest puts each test folder on sys.path (no __init__.py here)
+
+    r = runner.invoke(app, ["eval", "--policy", "expert", "--env", "miniwob/click-option", "--episodes", "3",
+                            "--out", str(tmp_path / "ex")])
+    assert r.exit_code == 0, r.output
+    script = load_example("first_clicks")
+    expert_run = str(tmp_path / "ex" / "expert" / "miniwob" / "run")
+    expert = script.first_clicks(expert_run)
+    assert len(expert) == 3 and all(click is not None for click in expert.values())
+    assert script.compare(expert, expert, 40, 60) == {"miniwob/click-option": {"spot": 3, "row": 0, "other row": 0,
+                                                                               "no click": 0}}
+    (s0, c0), (s1, c1), (s2, c2) = sorted(expert.items())
+    moved = {s0: (c0[0] + 300, c0[1]), s1: (c1[0], c1[1] + 300), s2: None}
+    assert script.compare(expert, moved, 40, 60) == {"miniwob/click-option": {"spot": 0, "row": 1, "other row": 1,
+                                                                              "no click": 1}}
+    monkeypatch.setattr("sys.argv", ["first_clicks.py", expert_run, expert_run])
+    monkeypatch.setenv("COLUMNS", "250")  # one table row per line
+    script.main()
+    row = next(line for line in capsys.readouterr().out.splitlines() if "miniwob/click-option" in line)
+    assert [cell.strip() for cell in row.split("│")[3:7]] == ["3", "0", "0", "0"]
