@@ -33,7 +33,7 @@ def sft_from_data(init: str, data: list[str] | str | Path, config: SFTConfig, ev
     policy = InternVLPolicy.from_spec(init, seed=config.seed, device=device, dtype=torch.float32)
     if tiles is not None:
         if tiles < 1:
-            raise ValueError(f"tiles must be at least 1, got {tiles}")
+            raise ValueError(f"tiles must be at least 1 (1: one tile; 4: a 2 x 2 grid and a thumbnail), got {tiles}")
         # The ViT and projector work tile by tile, so any checkpoint takes more tiles; the LLM has to learn the
         # longer image block. A small screen (MiniWoB's 160 x 210) would get one tile under InternVL's own rule
         # (max_tiles only caps it), so min_tiles forces the count.
