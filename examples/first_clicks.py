@@ -5,8 +5,9 @@ policy's episode on seed S. Each of the policy's first clicks is counted as the 
 (within `--row` of its y, another x: it found the line, not the word), or another row (another widget or line).
 On click-option a click on another row is another option: the label was not read.
 
-    viragent eval --policy expert --env miniwob/click-option,miniwob/click-link --episodes 50 --out runs/ex
-    viragent eval --policy internvl:viragent-tiny --env miniwob/click-option,miniwob/click-link --episodes 50 --out runs/ev
+    E=miniwob/click-option,miniwob/click-link
+    viragent eval --policy expert --env $E --episodes 50 --out runs/ex
+    viragent eval --policy internvl:viragent-tiny --env $E --episodes 50 --out runs/ev
     python examples/first_clicks.py runs/ex/expert/miniwob/run runs/ev/viragent-tiny/miniwob/run
 """
 
