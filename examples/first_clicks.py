@@ -3,7 +3,7 @@
 A MiniWoB page is drawn from its seed, so the expert's first click on seed S is the right first click of the
 policy's episode on seed S. Each of the policy's first clicks is counted as the expert's spot, the expert's row
 (within `--row` of its y, another x: it found the line, not the word), or another row (another widget or line).
-On click-option a click on another row is another option: the label was not read.
+On click-option a click on another row is another option: the named one was not found.
 
     E=miniwob/click-option,miniwob/click-link
     viragent eval --policy expert --env $E --episodes 50 --out runs/ex

@@ -1,4 +1,5 @@
-"""train sft --tiles: a checkpoint that sees each screen as a fixed grid of tiles, trained and served that way."""
+"""train sft --tiles (a checkpoint that sees each screen as a fixed grid of tiles), and examples/first_clicks.py,
+which read the probe made with it."""
 
 import json
 
