@@ -62,11 +62,14 @@ def square_averaged_loss(token_losses: torch.Tensor, mask: torch.Tensor) -> torc
 
 
 # ---- data -------------------------------------------------------------------------------------------------
-def encode_sample(sample: dict, processor: InternVLChatProcessor, image_cache: dict | None = None) -> dict:
+def encode_sample(sample: dict, processor: InternVLChatProcessor, image_cache: dict | None = None,
+                  label_cache: dict | None = None) -> dict:
     """One InternVL SFT sample -> input ids, labels (prompt masked), its tiles, each visual token's horizontal
     centre (model.train.position_tokens) and, when the sample has `regions`, the region-token label of each of its
-    visual tokens (model.train.region_tokens)."""
+    visual tokens (model.train.region_tokens). `image_cache` keeps the screens' tiles, `label_cache` (by default
+    the same dict) the region labels."""
     tok = processor.tokenizer
+    label_cache = image_cache if label_cache is None else label_cache
     # A sample without "image" is pure text, as InternVL's own SFT data allows: its prompt has no <image>.
     images = sample.get("image") or []
     images = images if isinstance(images, list) else [images]
@@ -98,12 +101,12 @@ def encode_sample(sample: dict, processor: InternVLChatProcessor, image_cache: d
         # labels are cached too. The key is the regions object itself, which the cache keeps alive so that its
         # id cannot be reused while the entry exists.
         key = ("regions", id(regions))
-        if image_cache is not None and key in image_cache:
-            labels = image_cache[key][1]
+        if label_cache is not None and key in label_cache:
+            labels = label_cache[key][1]
         else:
             labels = _region_labels(regions, grids, processor)
-            if image_cache is not None:
-                image_cache[key] = (regions, labels)
+            if label_cache is not None:
+                label_cache[key] = (regions, labels)
         encoded["region_labels"] = labels
     if (point := sample.get("point")) is not None and len(grids) == 1:
         encoded["pointer"] = pointer_targets(point, _token_boxes(grids[0], processor))
@@ -366,29 +369,17 @@ def optimised_loss(terms: LossTerms, denominator: torch.Tensor, labelled: int, r
 
 
 def step_batch(samples: list[dict], processor: InternVLChatProcessor, config: SFTConfig, step: int,
-               cache: dict | None) -> tuple[int, list[dict]]:
+               image_cache: dict | None, label_cache: dict | None = None) -> tuple[int, list[dict]]:
     """Step `step`'s samples, encoded and collated into micro-batches. The order is a pure function of (seed, step),
     so a resumed run, and a run whose batches DataLoader workers build, sees the same data."""
     rng = random.Random(config.seed * 1_000_003 + step)
     order = [rng.randrange(len(samples)) for _ in range(config.batch_size)]
-    encoded = [encode_sample(samples[i], processor, cache) for i in order]
+    encoded = [encode_sample(samples[i], processor, image_cache, label_cache) for i in order]
     pad = processor.tokenizer.pad_token_id
     micro = [collate_packed(encoded[k:k + config.micro_batch], pad, config.pack_tokens) if config.pack_tokens
              else collate(encoded[k:k + config.micro_batch], pad)
              for k in range(0, len(encoded), config.micro_batch)]
     return len(encoded), micro
-
-
-class _RegionLabelCache(dict):
-    """A loader worker's cache: the region labels only (small), never the screens' tiles. Each worker fills a cache of
-    its own, and the tiles of tens of thousands of screens (150 KB a tile) held once per worker would not fit."""
-
-    def __contains__(self, key) -> bool:
-        return isinstance(key, tuple) and dict.__contains__(self, key)
-
-    def __setitem__(self, key, value) -> None:
-        if isinstance(key, tuple):
-            dict.__setitem__(self, key, value)
 
 
 class _StepBatches(torch.utils.data.Dataset):
@@ -397,13 +388,15 @@ class _StepBatches(torch.utils.data.Dataset):
 
     def __init__(self, samples: list[dict], processor: InternVLChatProcessor, config: SFTConfig, first: int):
         self.samples, self.processor, self.config, self.first = samples, processor, config, first
-        self.cache = _RegionLabelCache()
+        # Each worker caches the region labels only (small), never the screens' tiles: every worker fills a cache of
+        # its own, and the tiles of tens of thousands of screens (150 KB a tile) held once per worker would not fit.
+        self.label_cache: dict = {}
 
     def __len__(self) -> int:
         return max(self.config.steps - self.first, 0)
 
     def __getitem__(self, index: int) -> tuple[int, list[dict]]:
-        return step_batch(self.samples, self.processor, self.config, self.first + index, self.cache)
+        return step_batch(self.samples, self.processor, self.config, self.first + index, None, self.label_cache)
 
 
 def step_batches(samples: list[dict], processor: InternVLChatProcessor, config: SFTConfig, first: int,
