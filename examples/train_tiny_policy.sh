@@ -48,6 +48,8 @@
 #   TOKEN_CELLS=1 bash examples/train_tiny_policy.sh   BabyAI drawn as 8x8 cells of 28 px, one per visual token
 #                                                                   (runs/tc: BabyAI 44.4 %; not shipped)
 #   SEED=N bash examples/train_tiny_policy.sh   the same recipe with another training seed (default 0, as shipped)
+#   TILES=4 BATCH=64 LOADER_WORKERS=14 bash examples/train_tiny_policy.sh   every screen as 2 x 2 tiles, on a GPU (not
+#                                                                   yet run end to end)
 #   PRE_STEPS, INS_STEPS override the schedule (PRE_STEPS=3000: better pointing, MiniWoB 70.0 %, BabyAI 32.0 %;
 #                                               not shipped, "Time does")
 set -euo pipefail
@@ -312,9 +314,17 @@ SEED=${SEED:-0}
 # (EXPERIMENTS.md "The recipe at four and seven times the samples"); not what ships, which is the 2-core run.
 BATCH=${BATCH:-16}
 LOADER_WORKERS=${LOADER_WORKERS:-0}
+# TILES=N: the three stages see every screen as exactly N tiles plus a thumbnail (`train sft --tiles`; 4: a 2 x 2
+# grid, 320 visual tokens instead of 64), and the checkpoint is served that way. Why: a 160 x 210 MiniWoB screen is one
+# 224-px tile under InternVL's rule, each visual token about 20 x 26 screen pixels, and the three MiniWoB tasks no run
+# has moved need one word among many. As a CPU probe (800 steps on top of the shipped weights) it did not help
+# (EXPERIMENTS.md "Seeing a MiniWoB screen as 2 x 2 tiles"); from the start it is a GPU run: the tiled model trains
+# at about a fifth of the samples/s. 0 (the default, as shipped): InternVL's rule, one tile here.
+TILES=${TILES:-0}
+[ "$TILES" -gt 0 ] && TILES_FLAG="--tiles $TILES" || TILES_FLAG=
 STAGE_FLAGS=(--batch-size "$BATCH" --micro-batch "$BATCH" --loader-workers "$LOADER_WORKERS"
              --region-loss "$REGION_LOSS" --position-loss "$POSITION_LOSS" --position-bins $BINS $BF16_FLAG
-             --seed "$SEED")
+             --seed "$SEED" $TILES_FLAG)
 DEMOS=(--data "$WORK/data/miniwob_meta.json:2" --data "$WORK/data/babyai_meta.json" $NEAR_DATA)
 MIXED_IN=($QUESTIONS_DATA $TEXT_DATA --data "$WORK/data/desktop_meta.json:2"
           --data "$WORK/screens/viragent_screens_meta.json:0.15")
