@@ -55,8 +55,9 @@ def head_features(model, processor: InternVLChatProcessor, samples: list[dict], 
     if not visual:
         raise ValueError("no sample has a point: the pointer head trains on clicks (one image, a click answer)")
     if len({v.shape[0] for v in visual}) > 1:
-        raise ValueError("samples have different numbers of visual tokens; train the head on one-tile checkpoints "
-                         "(max_tiles=1) or on screens of one size")
+        raise ValueError("samples have different numbers of visual tokens; train the head on a checkpoint that sees "
+                         "every screen as the same number of tiles (max_tiles=1, or one trained with `train sft "
+                         "--tiles N`) or on screens of one size")
     return {"visual": torch.stack(visual), "query": torch.stack(query), "targets": targets}
 
 

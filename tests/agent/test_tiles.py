@@ -4,9 +4,11 @@ which read the probe made with it."""
 import json
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from viragent.agent.cli import app
+from viragent.agent.head_training import pointer_head_from_data
 from viragent.agent.internvl_policy import InternVLPolicy
 from viragent.environments import Observation
 from viragent.model.processor import IMG_CONTEXT
@@ -19,7 +21,7 @@ def test_tiles_train_and_serve_a_two_by_two_grid_with_thumbnail(tmp_path):
     forces the 2 x 2 grid and its thumbnail (5 tiles) in training, with region labels for every tile, and the
     checkpoint records it so that serving sees what training saw."""
     data, ckpt = tmp_path / "screens", tmp_path / "ckpt"
-    r = runner.invoke(app, ["screens", "--samples", "8", "--image", "last", "--out", str(data)])
+    r = runner.invoke(app, ["screens", "--samples", "40", "--image", "last", "--out", str(data)])
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["train", "sft", "--data", str(data / "viragent_screens_meta.json"), "--steps", "2",
                             "--batch-size", "4", "--warmup", "1", "--region-loss", "1", "--tiles", "4",
@@ -36,6 +38,20 @@ def test_tiles_train_and_serve_a_two_by_two_grid_with_thumbnail(tmp_path):
     assert inputs["prompts"][0].count(IMG_CONTEXT) == 5 * policy.engine.processor.tokens_per_tile
     action = policy.act(Observation(screen, "Click the button.", {"task": "miniwob/click-button"}), [])
     assert action is not None  # the 320-token image block runs through the model end to end
+
+    # A pointer head on the tiled checkpoint (the recipe's last stage with TILES=4): every screen has the same 320
+    # tokens, so the head trains; it scores the four tiles' tokens and the thumbnail's, each with its own box.
+    result = pointer_head_from_data(str(ckpt / "final"), [str(data / "viragent_screens_meta.json")],
+                                    tmp_path / "with-head", steps=3, holdout=0.25, move_ratio=1.0)
+    assert len(result["losses"]) == 3
+    headed = InternVLPolicy.from_spec(str(tmp_path / "with-head"))
+    assert headed.pointer_head is not None and headed.engine.processor.min_tiles == 4
+    probs, boxes = headed.engine.pointer(screen, "Task: Click the button.\n<image>\nNext action:",
+                                         head=headed.pointer_head)
+    assert probs.shape == (320,) and len(boxes) == 320
+    width = lambda box: box[2] - box[0]
+    assert width(boxes[0]) == pytest.approx(width(boxes[-1]) / 2)  # a tile token spans half a thumbnail token
+    assert headed.act(Observation(screen, "Click the button.", {"task": "miniwob/click-button"}), []) is not None
 
     # the default keeps InternVL's rule (one tile for this screen, as every shipped tiny checkpoint was trained)
     assert len(InternVLPolicy.from_spec("tiny").engine.processor.tiles(screen)) == 1
