@@ -317,9 +317,10 @@ LOADER_WORKERS=${LOADER_WORKERS:-0}
 # TILES=N: the three stages see every screen as exactly N tiles plus a thumbnail (`train sft --tiles`; 4: a 2 x 2
 # grid, 320 visual tokens instead of 64), and the checkpoint is served that way. Why: a 160 x 210 MiniWoB screen is one
 # 224-px tile under InternVL's rule, each visual token about 20 x 26 screen pixels, and the three MiniWoB tasks no run
-# has moved need one word among many. As a CPU probe (800 steps on top of the shipped weights) it did not help
-# (EXPERIMENTS.md "Seeing a MiniWoB screen as 2 x 2 tiles"); from the start it is a GPU run: the tiled model trains
-# at about a fifth of the samples/s. 0 (the default, as shipped): InternVL's rule, one tile here.
+# has moved need one word among many. As a CPU probe (800 steps on top of the shipped weights, then a pointer head) it
+# did not help: the three pooled 17.3 % against 22.7 % with one tile (EXPERIMENTS.md "Seeing a MiniWoB screen as 2 x 2
+# tiles"). From the start it is a GPU run: the tiled model trains at about a fifth of the samples/s, and its head
+# stage takes about five times as long. 0 (the default, as shipped): InternVL's rule, one tile here.
 TILES=${TILES:-0}
 [ "$TILES" -gt 0 ] && TILES_FLAG="--tiles $TILES" || TILES_FLAG=
 STAGE_FLAGS=(--batch-size "$BATCH" --micro-batch "$BATCH" --loader-workers "$LOADER_WORKERS"
