@@ -208,7 +208,9 @@ def screens(
                                         "text_questions)"),
     bins: int = typer.Option(None, help="snap click coordinates to N cells per axis (the tiny recipe uses 32)"),
     image: str = typer.Option("first", help=IMAGE_HELP),
-    world: str = typer.Option("miniwob", help="miniwob: MiniWoB-looking screens to point at and read; babyai: "
+    world: str = typer.Option("miniwob", help="miniwob: MiniWoB-looking screens to point at and read; lists: "
+                                              "click-option/click-checkboxes-like lists with random-string labels "
+                                              "(the first click); babyai: "
                                               "questions about BabyAI scenes in the egocentric view; text: the "
                                               "'is the red ball in front of you?' questions as pure text"),
 ):
@@ -233,8 +235,17 @@ def screens(
         name = name or "viragent_screens"
         with console.status(f"drawing {samples} screens"):
             meta = generate_screens(out, samples, seed=seed or 0, name=name, bins=bins, image_position=image)
+    elif world == "lists":
+        from viragent.agent.synthetic import generate_screens
+        from viragent.agent.synthetic_lists import make_list_task
+
+        name = name or "viragent_lists"
+        with console.status(f"drawing {samples} option lists"):
+            meta = generate_screens(out, samples, seed=seed or 0, name=name, bins=bins, image_position=image,
+                                    make=make_list_task)
     else:
-        raise typer.BadParameter(f"unknown world {world!r}: use miniwob, babyai or text", param_hint="--world")
+        raise typer.BadParameter(f"unknown world {world!r}: use miniwob, lists, babyai or text",
+                                 param_hint="--world")
     console.print(f"{name}: {meta['length']} samples -> {meta['annotation']}")
 
 

@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -219,16 +220,17 @@ def synthetic_texts(rng: random.Random, n: int) -> list[tuple[str, str]]:
 
 
 def generate_screens(out: str | Path, n: int, seed: int = 0, name: str = "viragent_screens",
-                     bins: int | None = None, image_position: str = "first") -> dict:
+                     bins: int | None = None, image_position: str = "first", make: Callable = make_task) -> dict:
     """Write N generated tasks as OUT/screens/*.png + OUT/NAME.jsonl + OUT/NAME_meta.json (InternVL format);
-    `image_position` places the screenshot in the prompt (prompts.IMAGE_POSITIONS)."""
+    `image_position` places the screenshot in the prompt (prompts.IMAGE_POSITIONS); `make(rng, codec)` draws
+    each task (make_task, or agent.synthetic_lists.make_list_task)."""
     out = Path(out)
     (out / "screens").mkdir(parents=True, exist_ok=True)
     rng, codec = random.Random(seed), InternVLCodec(bins)
     jsonl = out / f"{name}.jsonl"
     with jsonl.open("w", encoding="utf-8") as f:
         for i in range(n):
-            image, instruction, answer, regions = make_task(rng, codec)
+            image, instruction, answer, regions = make(rng, codec)
             path = out / "screens" / f"{i:06d}.png"
             image.save(path, optimize=False, compress_level=1)
             sample = task_sample(str(path.resolve()), instruction, answer, regions, image_position)
