@@ -478,14 +478,21 @@ def bench_grounding_cmd(
     single: bool = typer.Option(False, help="one button alone on each screen: seeing, without reading"),
     pointer: bool = typer.Option(True, help="a checkpoint trained with --pointer-loss keeps its clicks on the token "
                                             "it points at, as when it acts; --no-pointer scores its answers alone"),
+    world: str = typer.Option("miniwob", help="miniwob: the generated screens; lists: click-option / "
+                                              "click-checkboxes pages with random labels (screens --world lists)"),
 ):
     """Pointing at a named widget on generated screens: hit rate vs chance, and whether the image reaches the LLM."""
     from viragent.agent.grounding import bench_grounding
 
     if not policy.startswith("internvl:"):
         _fail(f"bench grounding measures an InternVL policy (internvl:NAME|PRESET|DIR), not {policy!r}")
-    r = bench_grounding(policy.removeprefix("internvl:"), samples=samples, single=single, use_pointer=pointer)
-    table = Table(title=f"bench grounding {policy} ({samples} generated screens{', one button each' if single else ''}"
+    if world not in ("miniwob", "lists") or (single and world == "lists"):
+        _fail(f"--world is miniwob or lists (and --single goes with miniwob), not {world!r}"
+              + (" with --single" if single else ""))
+    r = bench_grounding(policy.removeprefix("internvl:"), samples=samples, single=single, use_pointer=pointer,
+                        world=world)
+    table = Table(title=f"bench grounding {policy} ({samples} generated "
+                        f"{'option lists' if world == 'lists' else 'screens'}{', one button each' if single else ''}"
                         f"{', clicks kept on the pointed token' if r['pointer'] else ''})")
     for col in ("hit rate", "chance", "distinct answers", "x / y error px", "x / y corr", "content ratio",
                 "visual token norm", "text emb. norm"):

@@ -27,15 +27,21 @@ from .policies import PolicyOutput
 from .prompts import user_prompt
 from .synthetic import (BUTTON_WORDS, HEIGHT, KIND_NAMES, QUERY_HEIGHT, WIDTH, Widget, draw_widget, draw_query,
                         render_screen, text_regions)
+from .synthetic_lists import list_task
 
 NAMED = ("button", "link", "word", "checkbox")
 
 
-def pointing_task(rng: random.Random, single: bool = False):
+def pointing_task(rng: random.Random, single: bool = False, world: str = "miniwob"):
     """(screen, instruction, target widget, number of named widgets on the screen, the screen's text regions).
 
     single: one button alone on the screen, so finding it needs no reading, only seeing where it is.
+    world "lists": a click-option / click-checkboxes page (agent.synthetic_lists), its first click; every item and
+    Submit are the candidates.
     """
+    if world == "lists":
+        image, instruction, target, candidates, regions = list_task(rng)
+        return image, instruction, target, len(candidates), regions
     while True:
         if single:
             image = Image.new("RGB", (WIDTH, HEIGHT), "white")
@@ -72,18 +78,18 @@ def action_hits(action, target: Widget, slack: float = 2) -> bool:
 
 
 def bench_grounding(policy_spec: str, samples: int = 120, seed: int = 999_999, batch: int = 24,
-                    single: bool = False, use_pointer: bool = True) -> dict:
+                    single: bool = False, use_pointer: bool = True, world: str = "miniwob") -> dict:
     """Pointing hit rate on `samples` generated screens (seeded apart from `viragent screens`' default 0).
     use_pointer: a checkpoint with a pointer (train sft --pointer-loss) moves its clicks as when it acts."""
     policy = InternVLPolicy.from_spec(policy_spec)
     pointing = bool(policy.pointer) and use_pointer
     scores = score_pointing(policy.engine, samples, seed, batch, single, image=policy.image,
-                            point=policy.point_click if pointing else None)
+                            point=policy.point_click if pointing else None, world=world)
     return scores | {"policy": policy_spec, "pointer": pointing}
 
 
 def score_pointing(engine, samples: int = 120, seed: int = 999_999, batch: int = 24, single: bool = False,
-                   image: str = "first", point=None) -> dict:
+                   image: str = "first", point=None, world: str = "miniwob") -> dict:
     """bench_grounding's numbers for a loaded VLMEngine (also used by examples/pointing_diagnostic.py); `image`:
     the prompt layout the model was trained on (InternVLPolicy.image); `point`: a checkpoint's pointer
     (InternVLPolicy.point_click), which then moves each click as the policy does when it acts."""
@@ -92,7 +98,7 @@ def score_pointing(engine, samples: int = 120, seed: int = 999_999, batch: int =
     targets, clicks = [], []  # (x, y) in screen pixels, for the clicks that parsed
     codec = InternVLCodec()
     for start in range(0, samples, batch):
-        tasks = [pointing_task(rng, single) for _ in range(min(batch, samples - start))]
+        tasks = [pointing_task(rng, single, world) for _ in range(min(batch, samples - start))]
         images += [t[0] for t in tasks[:2]]
         prompts = [user_prompt(t[1], [], image=image) for t in tasks]
         generations = engine.generate([t[0] for t in tasks], prompts, max_new_tokens=24)

@@ -56,8 +56,9 @@ def render_list(rng: random.Random, kind: str) -> tuple[Image.Image, list[Widget
     return image, items, submit
 
 
-def make_list_task(rng: random.Random, codec: InternVLCodec = _CODEC) -> tuple[Image.Image, str, str, list[dict]]:
-    """(screen, instruction, answer, text regions) as agent.synthetic.make_task returns them."""
+def list_task(rng: random.Random) -> tuple[Image.Image, str, Widget, list[Widget], list[dict]]:
+    """(screen with its instruction drawn, instruction, the widget the first click belongs on, the page's items and
+    Submit, text regions)."""
     kind = rng.choice(["radio", "checkbox"])
     image, items, submit = render_list(rng, kind)
     if kind == "radio":
@@ -66,6 +67,11 @@ def make_list_task(rng: random.Random, codec: InternVLCodec = _CODEC) -> tuple[I
         named = [w for w in items if rng.random() < 0.5]
     target = named[0] if named else submit
     instruction = f"Select {', '.join(w.text for w in named) or 'nothing'} and click Submit."
-    answer = codec.encode(Click(x=target.centre[0], y=target.centre[1]))
     query_words = draw_query(image, instruction)
-    return image, instruction, answer, text_regions(items + [submit], query_words)
+    return image, instruction, target, items + [submit], text_regions(items + [submit], query_words)
+
+
+def make_list_task(rng: random.Random, codec: InternVLCodec = _CODEC) -> tuple[Image.Image, str, str, list[dict]]:
+    """(screen, instruction, answer, text regions) as agent.synthetic.make_task returns them."""
+    image, instruction, target, _, regions = list_task(rng)
+    return image, instruction, codec.encode(Click(x=target.centre[0], y=target.centre[1])), regions

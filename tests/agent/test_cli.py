@@ -148,6 +148,16 @@ def test_bench_grounding_scores_clicks_on_generated_screens():
     result = runner.invoke(app, ["bench", "grounding", "--policy", "expert"])
     assert result.exit_code == 2 and "InternVL policy" in result.output
 
+    # --world lists: a click-option / click-checkboxes page; the first click belongs on the first named item's button
+    image, instruction, target, candidates, _ = pointing_task(random.Random(3), world="lists")
+    assert instruction.startswith("Select ") and (target.text in instruction or target.text == "Submit")
+    assert click_hits(InternVLCodec().encode(Click(x=target.centre[0], y=target.centre[1])), target)
+    assert candidates >= 3  # two to six items and Submit
+    r = bench_grounding("tiny", samples=3, batch=3, world="lists")
+    assert r["samples"] == 3 and 0 < r["chance"] <= 1 / 3
+    result = runner.invoke(app, ["bench", "grounding", "--world", "lists", "--single"])
+    assert result.exit_code == 2 and "--single goes with miniwob" in result.output
+
 
 def test_screens_generates_babyai_questions_and_names_an_unknown_world(tmp_path):
     result = runner.invoke(app, ["screens", "--world", "babyai", "--samples", "6", "--image", "last",
