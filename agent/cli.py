@@ -215,7 +215,8 @@ def screens(
                                               "'is the red ball in front of you?' questions as pure text"),
 ):
     """Generated grounding/reading data in InternVL's SFT format, like `export`: MiniWoB-looking screens (the
-    `pretrained` stage), questions about BabyAI scenes, or the match questions as pure text (no image)."""
+    `pretrained` stage), click-option / click-checkboxes pages with random labels, questions about BabyAI scenes,
+    or the match questions as pure text (no image)."""
     _check_image_position(image)
     if world == "babyai":
         from viragent.agent.grid_questions import generate_grid_questions
