@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from viragent.agent.cli import app
 from viragent.agent.synthetic import HEIGHT, WIDTH
-from viragent.agent.synthetic_lists import ALPHANUMERIC, make_list_task, render_list
+from viragent.agent.synthetic_lists import ALPHANUMERIC, list_task, make_list_task
 from viragent.tools import Click, InternVLCodec
 
 runner = CliRunner()
@@ -19,25 +19,22 @@ runner = CliRunner()
 def test_the_first_click_lands_on_the_named_item_s_button_or_on_submit():
     rng, seen = random.Random(0), {"radio": 0, "checkbox": 0, "nothing": 0}
     for _ in range(200):
-        replay = random.Random()
-        replay.setstate(rng.getstate())
-        image, instruction, answer, regions = make_list_task(rng, InternVLCodec(32))  # the recipe's 32 cells
-        kind = replay.choice(["radio", "checkbox"])  # the same draws again: the page's items and Submit
-        _, items, submit = render_list(replay, kind)
+        image, instruction, target, candidates, regions = list_task(rng)
+        items, submit = candidates[:-1], candidates[-1]
         named = re.fullmatch(r"Select (.+) and click Submit\.", instruction).group(1)
-        click = InternVLCodec(32).parse(answer)
-        assert isinstance(click, Click)
-        x, y = click.x * WIDTH, click.y * HEIGHT
         if named == "nothing":
-            target = submit.box
+            assert target is submit
             seen["nothing"] += 1
         else:
             names = named.split(", ")
-            labels = [w.text for w in items]
-            assert set(names) <= set(labels) and (kind == "checkbox" or len(names) == 1)
-            target = next(w for w in items if w.text == names[0]).click_box  # the first named, by its button
-            seen[kind] += 1
-        assert target[0] <= x <= target[2] and target[1] <= y <= target[3], (instruction, answer, target)
+            assert set(names) <= {w.text for w in items} and (items[0].kind == "checkbox" or len(names) == 1)
+            assert target is next(w for w in items if w.text == names[0])  # the first named, as the expert clicks
+            seen[items[0].kind] += 1
+        # snapped to the recipe's 32 cells, the click still lands on the target's button (Submit: the button itself)
+        grid = InternVLCodec(32)
+        click = grid.parse(grid.encode(Click(x=target.centre[0], y=target.centre[1])))
+        x0, y0, x1, y1 = target.click_box or target.box
+        assert x0 <= click.x * WIDTH <= x1 and y0 <= click.y * HEIGHT <= y1, (instruction, target)
         # every label is 2-7 letters or digits, drawn in ink where its region says
         for item in items:
             assert 2 <= len(item.text) <= 7 and set(item.text) <= set(ALPHANUMERIC)
@@ -48,6 +45,10 @@ def test_the_first_click_lands_on_the_named_item_s_button_or_on_submit():
             assert (patch < 128).any(), region
     # radio lists, named boxes and "Select nothing" (no box named: 0.5 ** items, rare) all occur
     assert seen["radio"] > 50 and seen["checkbox"] > 50 and seen["nothing"] > 0, seen
+    # the dataset's sample is that task with its answer written
+    image, instruction, target, _, regions = list_task(random.Random(5))
+    assert make_list_task(random.Random(5), InternVLCodec(32))[1:] == (
+        instruction, InternVLCodec(32).encode(Click(x=target.centre[0], y=target.centre[1])), regions)
 
 
 def test_the_command_writes_an_internvl_dataset_of_lists(tmp_path):

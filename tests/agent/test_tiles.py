@@ -49,8 +49,8 @@ def test_tiles_train_and_serve_a_two_by_two_grid_with_thumbnail(tmp_path):
     probs, boxes = headed.engine.pointer(screen, "Task: Click the button.\n<image>\nNext action:",
                                          head=headed.pointer_head)
     assert probs.shape == (320,) and len(boxes) == 320
-    width = lambda box: box[2] - box[0]
-    assert width(boxes[0]) == pytest.approx(width(boxes[-1]) / 2)  # a tile token spans half a thumbnail token
+    tile_token, thumbnail_token = boxes[0], boxes[-1]  # a tile token spans half a thumbnail token's width
+    assert tile_token[2] - tile_token[0] == pytest.approx((thumbnail_token[2] - thumbnail_token[0]) / 2)
     assert headed.act(Observation(screen, "Click the button.", {"task": "miniwob/click-button"}), []) is not None
 
     # the default keeps InternVL's rule (one tile for this screen, as every shipped tiny checkpoint was trained)
