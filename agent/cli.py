@@ -230,20 +230,15 @@ def screens(
 
         name = name or "text_questions"
         meta = generate_text_questions(out, samples, seed=900000 if seed is None else seed, name=name)
-    elif world == "miniwob":
-        from viragent.agent.synthetic import generate_screens
-
-        name = name or "viragent_screens"
-        with console.status(f"drawing {samples} screens"):
-            meta = generate_screens(out, samples, seed=seed or 0, name=name, bins=bins, image_position=image)
-    elif world == "lists":
-        from viragent.agent.synthetic import generate_screens
+    elif world in ("miniwob", "lists"):
+        from viragent.agent.synthetic import generate_screens, make_task
         from viragent.agent.synthetic_lists import make_list_task
 
-        name = name or "viragent_lists"
-        with console.status(f"drawing {samples} option lists"):
+        lists = world == "lists"
+        name = name or ("viragent_lists" if lists else "viragent_screens")
+        with console.status(f"drawing {samples} {'option lists' if lists else 'screens'}"):
             meta = generate_screens(out, samples, seed=seed or 0, name=name, bins=bins, image_position=image,
-                                    make=make_list_task)
+                                    make=make_list_task if lists else make_task)
     else:
         raise typer.BadParameter(f"unknown world {world!r}: use miniwob, lists, babyai or text",
                                  param_hint="--world")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import random
 
 import numpy as np
-from PIL import Image, ImageDraw
 
 from viragent.environments import Observation
 from viragent.tools import Click, InternVLCodec
@@ -25,8 +24,8 @@ from viragent.tools import Click, InternVLCodec
 from .internvl_policy import InternVLPolicy
 from .policies import PolicyOutput
 from .prompts import user_prompt
-from .synthetic import (BUTTON_WORDS, HEIGHT, KIND_NAMES, QUERY_HEIGHT, WIDTH, Widget, draw_widget, draw_query,
-                        render_screen, text_regions)
+from .synthetic import (BUTTON_WORDS, HEIGHT, KIND_NAMES, QUERY_HEIGHT, WIDTH, Widget, blank_screen, draw_widget,
+                        draw_query, render_screen, text_regions)
 from .synthetic_lists import list_task
 
 NAMED = ("button", "link", "word", "checkbox")
@@ -44,9 +43,7 @@ def pointing_task(rng: random.Random, single: bool = False, world: str = "miniwo
         return image, instruction, target, len(candidates), regions
     while True:
         if single:
-            image = Image.new("RGB", (WIDTH, HEIGHT), "white")
-            draw = ImageDraw.Draw(image)
-            draw.rectangle((0, 0, WIDTH - 1, QUERY_HEIGHT - 1), fill=(255, 255, 0))
+            image, draw = blank_screen()
             x, y = rng.randint(2, WIDTH - 60), rng.randint(QUERY_HEIGHT + 5, HEIGHT - 25)
             named = widgets = [draw_widget(draw, "button", rng.choice(BUTTON_WORDS), x, y, rng)]
             break

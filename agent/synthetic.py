@@ -102,11 +102,17 @@ def draw_widget(draw: ImageDraw.ImageDraw, kind: str, text: str, x: int, y: int,
     return Widget(kind, text, (x, y + 3, x + w, y + 16))
 
 
-def render_screen(rng: random.Random, instruction: str = "") -> tuple[Image.Image, list[Widget]]:
-    """A random MiniWoB-looking screen: widgets laid out in lines like HTML inline flow."""
+def blank_screen() -> tuple[Image.Image, ImageDraw.ImageDraw]:
+    """A MiniWoB page before its widgets: white, with the yellow query box (draw_query writes in it)."""
     image = Image.new("RGB", (WIDTH, HEIGHT), "white")
     draw = ImageDraw.Draw(image)
     draw.rectangle((0, 0, WIDTH - 1, QUERY_HEIGHT - 1), fill=(255, 255, 0))
+    return image, draw
+
+
+def render_screen(rng: random.Random, instruction: str = "") -> tuple[Image.Image, list[Widget]]:
+    """A random MiniWoB-looking screen: widgets laid out in lines like HTML inline flow."""
+    image, draw = blank_screen()
     widgets: list[Widget] = []
     words = miniwob_words()
     used: set[str] = set()

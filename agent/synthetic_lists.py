@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import random
 
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from viragent.tools import Click, InternVLCodec
 
-from .synthetic import HEIGHT, QUERY_HEIGHT, WIDTH, Widget, draw_query, draw_widget, font, text_regions
+from .synthetic import QUERY_HEIGHT, Widget, blank_screen, draw_query, draw_widget, font, text_regions
 
 ALPHANUMERIC = "qwertyuiopasdfghjklzxcvbnmQWERTYUIOPASDFGHJKLZXCVBNM1234567890"  # ui_utils.alphanumericChars
 _CODEC = InternVLCodec()
@@ -32,9 +32,7 @@ def random_label(rng: random.Random) -> str:
 def render_list(rng: random.Random, kind: str) -> tuple[Image.Image, list[Widget], Widget]:
     """A click-option (kind "radio") or click-checkboxes ("checkbox") page as it loads: 2-6 items, one per line
     (the page's `input { width: 20px }` then the label), a blank line, Submit. Returns the items and Submit."""
-    image = Image.new("RGB", (WIDTH, HEIGHT), "white")
-    draw = ImageDraw.Draw(image)
-    draw.rectangle((0, 0, WIDTH - 1, QUERY_HEIGHT - 1), fill=(255, 255, 0))
+    image, draw = blank_screen()
     n, labels = rng.randint(2, 6), []  # core.randi(2, 7)
     while len(labels) < n:
         label = random_label(rng)
